@@ -1,0 +1,84 @@
+"""course_utils: the shared, tested code of the course "How convolutional networks explain their decisions".
+
+    import course_utils as cu
+    cu.setup()                                   # seeds, determinism, quiet logs, plot defaults
+    (x_train, y_train), (x_test, y_test) = cu.data.load_cifar10()
+    model = cu.models.load_course_model()
+    maps = cu.explain.GradCAM(model)(x_test[:8])
+
+Submodules are imported on first use, so ``cu.data`` works without loading TensorFlow.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import platform
+
+__version__ = "0.1.0"
+
+_SUBMODULES = ("data", "models", "explain", "saliency", "viz", "widgets", "exercises", "train")
+__all__ = ["setup", "versions", "__version__", *_SUBMODULES]
+
+#: The seed every notebook starts from.
+SEED = 42
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'course_utils' has no attribute {name!r}")
+
+
+def _quiet_tensorflow() -> None:
+    """Silence TensorFlow's C++ and Python logging before (or after) it is imported."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import logging
+    import warnings
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module="keras")
+    warnings.filterwarnings("ignore", category=UserWarning, module="keras")
+    try:  # absl writes "WARNING: All log messages before absl::InitializeLog()..." otherwise
+        import absl.logging
+
+        absl.logging.set_verbosity(absl.logging.ERROR)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def versions() -> dict[str, str]:
+    """The versions that matter for reproducing the course's outputs."""
+    import keras
+    import matplotlib
+    import numpy
+    import tensorflow as tf
+
+    return {"course_utils": __version__, "python": platform.python_version(), "tensorflow": tf.__version__,
+            "keras": keras.__version__, "numpy": numpy.__version__, "matplotlib": matplotlib.__version__}
+
+
+def setup(seed: int = SEED, quiet: bool = False) -> dict[str, str]:
+    """The one call at the top of every notebook.
+
+    - seeds Python, numpy and TensorFlow (``keras.utils.set_random_seed``) and turns on
+      TensorFlow's op determinism, so the same cell gives the same numbers on every run;
+    - silences TensorFlow's log messages (nothing on stderr for nbval to compare);
+    - sets the course's matplotlib defaults (see :mod:`course_utils.viz`);
+    - prints one line of versions (unless ``quiet``) and returns them.
+    """
+    _quiet_tensorflow()
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    from . import viz
+
+    viz.set_style()
+    info = versions()
+    if not quiet:
+        print(f"course_utils {info['course_utils']} | Python {info['python']} | TensorFlow {info['tensorflow']}"
+              f" | Keras {info['keras']} | NumPy {info['numpy']} | seed {seed}")
+    return info

@@ -1,0 +1,218 @@
+"""Train the course model on the full CIFAR-10 training set.
+
+    python -m course_utils.train                 # the full recipe, resumes if a checkpoint exists
+    python -m course_utils.train --epochs 1 --limit 2000 --out /tmp/try   # a quick smoke run
+
+Recipe: random 32 x 32 crops of the 4-pixel reflect-padded image and horizontal flips; SGD with
+Nesterov momentum 0.9, batch 256, a one-cycle learning rate (linear warm-up to the peak over the
+first 15 % of steps, then linear decay to zero); label smoothing 0.1; L2 weight decay on every kernel;
+mixed bfloat16 precision where the CPU supports it (avx512_bf16 doubles the speed of the
+convolutions), float32 for the shipped weights.
+
+After every epoch a checkpoint (model + optimiser state) and a small state file are written to
+``--checkpoints``; a run that was stopped resumes from there. At the end the batch normalisation is
+folded into the convolutions, the test accuracy of that float32 model is measured on the 10,000
+official test images, and the model file and the model card are written.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import data, models
+
+
+def _sha256(path: Path) -> str | None:
+    if not path.is_file():
+        return None
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _make_schedule_class():
+    import keras
+
+    @keras.saving.register_keras_serializable(package="course_utils")
+    class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
+        """Linear warm-up from peak/10 to ``peak`` over ``warmup`` steps, then linear decay to 0."""
+
+        def __init__(self, peak: float, total: int, warmup: int):
+            self.peak, self.total, self.warmup = float(peak), int(total), int(warmup)
+
+        def __call__(self, step):
+            from keras import ops
+
+            step = ops.cast(step, "float32")
+            up = self.peak * (0.1 + 0.9 * step / max(self.warmup, 1))
+            down = self.peak * ops.maximum(0.0, (self.total - step) / max(self.total - self.warmup, 1))
+            return ops.where(step < self.warmup, up, down)
+
+        def get_config(self):
+            return {"peak": self.peak, "total": self.total, "warmup": self.warmup}
+
+    return OneCycle
+
+
+def _make_dataset_class():
+    import keras
+
+    class AugmentedBatches(keras.utils.PyDataset):
+        """Shuffled batches of randomly cropped and flipped images, a new draw each epoch."""
+
+        def __init__(self, x, y, batch_size: int, seed: int, epoch: int = 0):
+            super().__init__()
+            self.x = np.pad(x, ((0, 0), (4, 4), (4, 4), (0, 0)), mode="reflect")
+            self.y = y.astype("int32")
+            self.onehot = np.eye(10, dtype=np.float32)  # one-hot targets, so label smoothing applies
+            self.batch_size, self.seed = batch_size, seed
+            self.set_epoch(epoch)
+
+        def set_epoch(self, epoch: int) -> None:
+            rng = np.random.default_rng([self.seed, epoch])
+            n = len(self.y)
+            self.order = rng.permutation(n)
+            self.offsets = rng.integers(0, 9, size=(n, 2))
+            self.flips = rng.random(n) < 0.5
+            self.epoch = epoch
+
+        def __len__(self) -> int:
+            return math.ceil(len(self.y) / self.batch_size)
+
+        def __getitem__(self, i: int):
+            idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
+            out = np.empty((len(idx), 32, 32, 3), dtype=np.float32)
+            for j, k in enumerate(idx):
+                dy, dx = self.offsets[k]
+                img = self.x[k, dy:dy + 32, dx:dx + 32]
+                out[j] = img[:, ::-1] if self.flips[k] else img
+            return out, self.onehot[self.y[idx]]
+
+        def on_epoch_end(self) -> None:
+            self.set_epoch(self.epoch + 1)
+
+    return AugmentedBatches
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m course_utils.train", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=26)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--peak-lr", type=float, default=0.1)
+    parser.add_argument("--weight-decay", type=float, default=2.5e-4)
+    parser.add_argument("--label-smoothing", type=float, default=0.1)
+    parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--limit", type=int, default=0, help="train on the first N images only (smoke runs)")
+    parser.add_argument("--precision", choices=["auto", "float32", "mixed_bfloat16"], default="auto")
+    parser.add_argument("--checkpoints", type=Path, default=Path("checkpoints"))
+    parser.add_argument("--out", type=Path, default=models.ASSETS, help="folder for the model and its card")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    import tensorflow as tf
+
+    precision = args.precision
+    if precision == "auto":
+        flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+        gpu = bool(tf.config.list_physical_devices("GPU"))
+        precision = "mixed_bfloat16" if ("avx512_bf16" in flags or "amx_bf16" in flags or gpu) else "float32"
+    keras.mixed_precision.set_global_policy(precision)
+    keras.utils.set_random_seed(args.seed)
+
+    source = data.find_cifar10()
+    (x_train, y_train), (x_test, y_test) = data.load_cifar10(source)
+    if args.limit:
+        x_train, y_train = x_train[:args.limit], y_train[:args.limit]
+    mean = tuple((x_train.reshape(-1, 3).mean(0) / 255.0).tolist())
+    std = tuple((x_train.reshape(-1, 3).std(0) / 255.0).tolist())
+
+    OneCycle = _make_schedule_class()
+    batches = _make_dataset_class()(x_train, y_train, args.batch_size, args.seed)
+    steps = len(batches) * args.epochs
+    ckpt_dir = args.checkpoints
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    ckpt, state_file = ckpt_dir / "train_state.keras", ckpt_dir / "train_state.json"
+    run_config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+                  if k not in ("checkpoints", "out")}
+
+    start_epoch, elapsed = 0, 0.0
+    if ckpt.is_file() and state_file.is_file():
+        state = json.loads(state_file.read_text())
+        if state.get("config") == run_config:
+            model = keras.saving.load_model(ckpt, custom_objects={"OneCycle": OneCycle})
+            start_epoch, elapsed = state["epoch"], state["elapsed_s"]
+            print(f"Resuming from {ckpt} after epoch {start_epoch} ({elapsed / 60:.1f} min so far).", flush=True)
+        else:
+            print(f"Ignoring {ckpt}: it was made with other settings.", flush=True)
+    if start_epoch == 0:
+        model = models.build_course_cnn(batch_norm=True, weight_decay=args.weight_decay, mean=mean, std=std)
+        schedule = OneCycle(args.peak_lr, steps, int(0.15 * steps))
+        model.compile(
+            optimizer=keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True),
+            loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=args.label_smoothing),
+            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+        )
+    batches.set_epoch(start_epoch)
+
+    class Checkpoint(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            nonlocal elapsed
+            elapsed += time.perf_counter() - self.t0
+            self.model.save(ckpt)
+            state_file.write_text(json.dumps({"epoch": epoch + 1, "elapsed_s": elapsed, "config": run_config}))
+
+    verbose = 1 if sys.stdout.isatty() else 2
+    if start_epoch < args.epochs:
+        model.fit(batches, epochs=args.epochs, initial_epoch=start_epoch, verbose=verbose,
+                  callbacks=[Checkpoint()])
+
+    deployed = models.fold_batch_norm(model, weight_decay=args.weight_decay)
+    logits = deployed.predict(x_test.astype("float32"), batch_size=500, verbose=0)
+    accuracy = float((logits.argmax(1) == y_test).mean())
+    print(f"Test accuracy (folded float32 model, 10,000 official test images): {accuracy:.4f}", flush=True)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    model_file = args.out / models.MODEL_PATH.name
+    deployed.save(model_file)
+    archive = source if source.is_file() else None
+    card = {
+        "model": "course_cnn",
+        "test_accuracy": round(accuracy, 4),
+        "test_images": int(len(y_test)),
+        "train_images": int(len(y_train)),
+        "parameters": int(deployed.count_params()),
+        "epochs": args.epochs,
+        "wall_time_min": round(elapsed / 60, 1),
+        "precision_during_training": precision,
+        "recipe": run_config,
+        "normalization": {"mean": [round(m, 4) for m in mean], "std": [round(s, 4) for s in std]},
+        "data_archive": str(source.name),
+        "data_archive_sha256": _sha256(archive) if archive else None,
+        "model_file_bytes": model_file.stat().st_size,
+        "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,
+                     "keras": keras.__version__, "numpy": np.__version__},
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores"
+                   + (", GPU" if tf.config.list_physical_devices("GPU") else ""),
+    }
+    (args.out / models.MODEL_CARD_PATH.name).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(card, indent=2), flush=True)
+    return card
+
+
+if __name__ == "__main__":
+    main()

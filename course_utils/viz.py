@@ -1,0 +1,104 @@
+"""Plotting helpers: the course's matplotlib style, heat-map overlays, gradient images.
+
+One colour map and one overlay strength across the course, a colour bar on every heat map.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["CMAP", "ALPHA", "set_style", "overlay", "gradient_image", "show_heatmap", "show_images"]
+
+#: The heat-map colour map and overlay strength used everywhere in the course.
+CMAP = "jet"
+ALPHA = 0.45
+
+
+def set_style() -> None:
+    """The course's matplotlib defaults: inline figures of a fixed size and resolution."""
+    import matplotlib as mpl
+
+    mpl.rcParams.update({
+        "figure.figsize": (6.0, 4.0),
+        "figure.dpi": 72,
+        "savefig.dpi": 72,
+        "image.interpolation": "nearest",
+        "axes.titlesize": 10,
+        "axes.titleweight": "bold",
+        "font.size": 9,
+        "svg.hashsalt": "course",
+    })
+
+
+def _as_image(image) -> np.ndarray:
+    img = np.asarray(image, dtype=np.float32)
+    if img.ndim != 3 or img.shape[-1] != 3:
+        raise ValueError(f"Expected an RGB image (H, W, 3), got shape {img.shape}.")
+    return np.clip(img / 255.0 if img.max() > 1.0 else img, 0.0, 1.0)
+
+
+def overlay(image, heatmap, alpha: float = ALPHA, cmap: str = CMAP) -> np.ndarray:
+    """Blend a heat map ``(h, w)`` in [0, 1] over an RGB image ``(H, W, 3)`` (0-255 or 0-1).
+
+    The heat map is resized to the image (bilinear) if needed. Returns ``(H, W, 3)`` floats in [0, 1].
+    """
+    import matplotlib
+
+    img = _as_image(image)
+    heat = np.asarray(heatmap, dtype=np.float32)
+    if heat.ndim != 2:
+        raise ValueError(f"Expected a heat map (h, w), got shape {heat.shape}.")
+    if heat.shape != img.shape[:2]:
+        import tensorflow as tf
+
+        heat = tf.image.resize(heat[None, ..., None], img.shape[:2], method="bilinear").numpy()[0, ..., 0]
+    colours = matplotlib.colormaps[cmap](np.clip(heat, 0.0, 1.0))[..., :3]
+    return (1.0 - alpha) * img + alpha * colours
+
+
+def gradient_image(grad, percentile: float = 99.0) -> np.ndarray:
+    """Show signed gradients ``(H, W, 3)`` as an image: 0.5 is zero, brighter and darker are the signs.
+
+    Scaled by the given percentile of |grad| so that a few extreme pixels do not wash out the rest.
+    """
+    g = np.asarray(grad, dtype=np.float32)
+    scale = np.percentile(np.abs(g), percentile)
+    if scale <= 0:
+        return np.full(g.shape, 0.5, dtype=np.float32)
+    return np.clip(0.5 + 0.5 * g / scale, 0.0, 1.0)
+
+
+def show_heatmap(ax, image, heatmap, title: str = "", alpha: float = ALPHA, colorbar: bool = True,
+                 vmin: float = 0.0, vmax: float = 1.0):
+    """Draw ``image`` with ``heatmap`` laid over it on ``ax``, with a colour bar. Returns the mappable."""
+    import matplotlib.pyplot as plt
+
+    img = _as_image(image)
+    ax.imshow(img)
+    heat = np.asarray(heatmap, dtype=np.float32)
+    h, w = img.shape[:2]
+    mappable = ax.imshow(heat, cmap=CMAP, alpha=alpha, vmin=vmin, vmax=vmax, extent=(-0.5, w - 0.5, h - 0.5, -0.5),
+                         interpolation="bilinear")
+    ax.set_title(title)
+    ax.axis("off")
+    if colorbar:
+        plt.colorbar(mappable, ax=ax, fraction=0.046, pad=0.04)
+    return mappable
+
+
+def show_images(images, titles=None, ncols: int = 10, size: float = 1.2):
+    """A grid of images ``(N, H, W, 3)`` with optional titles. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    images = np.asarray(images)
+    n = len(images)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, min(n, ncols), figsize=(size * min(n, ncols), size * nrows + 0.3),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(_as_image(images[i]))
+            if titles is not None:
+                ax.set_title(str(titles[i]), fontsize=8, fontweight="normal")
+    fig.tight_layout()
+    return fig
