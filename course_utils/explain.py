@@ -81,6 +81,23 @@ def _output_shape(layer) -> tuple | None:
         return None
 
 
+def _layer_output(model, layer):
+    """The tensor ``layer`` produces *in this model's graph*. For most layers that is ``layer.output``;
+    a nested model also has the output of its own inner graph, which the outer model cannot reach."""
+    import keras
+
+    candidates = [layer.output]
+    for node in getattr(layer, "_inbound_nodes", []):
+        candidates.extend(keras.tree.flatten(node.output_tensors))
+    for tensor in candidates:
+        try:
+            keras.Model(model.inputs, tensor)
+            return tensor
+        except ValueError:
+            continue
+    raise ValueError(f"Layer {layer.name!r} is not connected to the inputs of model {model.name!r}.")
+
+
 def conv_layers(model) -> list[str]:
     """Names of the layers whose output is a spatial map ``(N, h, w, K)``, in model order.
 
@@ -178,6 +195,7 @@ def _as_batch(images, input_shape: tuple, value_range) -> np.ndarray:
     if isinstance(images, tf.Tensor):
         images = images.numpy()
     x = np.asarray(images)
+    given = x.shape
     if x.dtype == object or x.dtype.kind not in "uif":
         raise ValueError(f"images must be numbers, got an array of dtype {x.dtype}.")
     expect = "x".join("H" if d is None else str(d) for d in input_shape[:2]) + f"x{input_shape[2]}"
@@ -188,7 +206,7 @@ def _as_batch(images, input_shape: tuple, value_range) -> np.ndarray:
                          f"got shape {x.shape}.")
     for got, want in zip(x.shape[1:], input_shape):
         if want is not None and got != want:
-            raise ValueError(f"images have shape {x.shape}, but the model expects {expect} images "
+            raise ValueError(f"images have shape {given}, but the model expects {expect} images "
                              f"(input shape {input_shape}). Resize them first (e.g. cu.images for photos).")
     if x.shape[0] == 0:
         raise ValueError("images is an empty batch (N = 0).")
@@ -329,7 +347,7 @@ class _MapExplainer(_Explainer):
 
         self.layer = _resolve_layer(model, layer)
         self.upsample, self.normalize, self.relu = upsample, normalize, relu
-        self._features = keras.Model(model.inputs, [model.get_layer(self.layer).output, self._logit_tensor],
+        self._features = keras.Model(model.inputs, [_layer_output(model, model.get_layer(self.layer)), self._logit_tensor],
                                      name=f"{model.name}_{self.layer}_and_scores")
 
     def _finish(self, cam, x):
@@ -425,7 +443,7 @@ class CAM(_MapExplainer):
         import keras
 
         layer = self.model.get_layer(self.layer)
-        consumers = [c for c in _consumers(self.model, layer.output)]
+        consumers = _consumers(self.model, _layer_output(self.model, layer))
         feeds = ", ".join(f"{type(c).__name__} ({c.name!r})" for c in consumers) or "nothing"
         hint = (f"CAM needs the chosen layer to feed GlobalAveragePooling2D -> Dense; {self.layer!r} feeds "
                 f"{feeds}. Use GradCAM instead (it works on any layer), or change the model's head to "

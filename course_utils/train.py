@@ -115,6 +115,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--limit", type=int, default=0, help="train on the first N images only (smoke runs)")
     parser.add_argument("--precision", choices=["auto", "float32", "mixed_bfloat16"], default="auto")
+    parser.add_argument("--stop-after", type=int, default=0,
+                        help="stop after this many epochs as an interruption would (tests the resume)")
     parser.add_argument("--checkpoints", type=Path, default=Path("checkpoints"))
     parser.add_argument("--out", type=Path, default=models.ASSETS, help="folder for the model and its card")
     args = parser.parse_args(argv)
@@ -145,7 +147,7 @@ def main(argv: list[str] | None = None) -> dict:
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     ckpt, state_file = ckpt_dir / "train_state.keras", ckpt_dir / "train_state.json"
     run_config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
-                  if k not in ("checkpoints", "out")}
+                  if k not in ("checkpoints", "out", "stop_after")}
 
     start_epoch, elapsed = 0, 0.0
     if ckpt.is_file() and state_file.is_file():
@@ -177,9 +179,13 @@ def main(argv: list[str] | None = None) -> dict:
             state_file.write_text(json.dumps({"epoch": epoch + 1, "elapsed_s": elapsed, "config": run_config}))
 
     verbose = 1 if sys.stdout.isatty() else 2
-    if start_epoch < args.epochs:
-        model.fit(batches, epochs=args.epochs, initial_epoch=start_epoch, verbose=verbose,
+    stop_at = min(args.epochs, args.stop_after) if args.stop_after else args.epochs
+    if start_epoch < stop_at:
+        model.fit(batches, epochs=stop_at, initial_epoch=start_epoch, verbose=verbose,
                   callbacks=[Checkpoint()])
+    if stop_at < args.epochs:
+        print(f"Stopped after epoch {stop_at} of {args.epochs}; run the same command again to resume.", flush=True)
+        return {"stopped_after": stop_at}
 
     deployed = models.fold_batch_norm(model, weight_decay=args.weight_decay)
     logits = deployed.predict(x_test.astype("float32"), batch_size=500, verbose=0)

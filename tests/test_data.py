@@ -41,7 +41,7 @@ def _write_folder(root: Path, overrides: dict | None = None) -> Path:
 
 
 def _write_archive(folder: Path, target: Path) -> Path:
-    with tarfile.open(target, "w:gz") as tar:
+    with tarfile.open(target, "w:gz", compresslevel=1) as tar:
         tar.add(folder, arcname=data.FOLDER)
     return target
 
