@@ -48,6 +48,41 @@ def _quiet_tensorflow() -> None:
         pass
 
 
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with file descriptor 2 pointed at /dev/null.
+
+    TensorFlow's C++ start-up messages ("All log messages before absl::InitializeLog()", "oneDNN custom
+    operations are on", "Could not find cuda drivers") are written straight to the process's stderr and
+    ignore TF_CPP_MIN_LOG_LEVEL. In a Jupyter kernel they then land in whichever cell happens to run when
+    they are flushed, which breaks nbval. Only this import and the device discovery are muted; Python's
+    own warnings go through sys.stderr and stay visible.
+    """
+    import sys
+
+    if "tensorflow" in sys.modules and getattr(_import_tensorflow_quietly, "done", False):
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, AttributeError, ValueError):  # no real fd 2: nothing to mute
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+        tf.constant(1.0) + 1.0  # the first op initialises oneDNN, which logs too
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    _import_tensorflow_quietly.done = True
+
+
 def versions() -> dict[str, str]:
     """The versions that matter for reproducing the course's outputs."""
     import keras
@@ -69,6 +104,7 @@ def setup(seed: int = SEED, quiet: bool = False) -> dict[str, str]:
     - prints one line of versions (unless ``quiet``) and returns them.
     """
     _quiet_tensorflow()
+    _import_tensorflow_quietly()
     import keras
     import tensorflow as tf
 
