@@ -1,0 +1,151 @@
+"""The course's performance figures, all measured in one run, printed as a Markdown table.
+
+    python benchmarks/run.py            # CIFAR10_PATH must point at the data; tf-keras-vis 0.8.7 optional
+    python benchmarks/run.py --quick    # fewer repeats
+
+Each figure is the median over repeats, after a warm-up call (tracing and compilation are excluded: a
+slider pays them once, when the explainer is built). Ratios compare figures of the same run, so they hold
+on a noisy machine better than the seconds do. For the comparison with tf-keras-vis:
+``pip install -r benchmarks/requirements.txt`` (it is no dependency of the course).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+_LOAD_PROBE = r"""
+import json, resource, time, tracemalloc
+from course_utils import data
+rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+tracemalloc.start()
+t = time.perf_counter()
+(xa, ya), (xb, yb) = data.load_cifar10()
+seconds = time.perf_counter() - t
+peak = tracemalloc.get_traced_memory()[1]
+size = xa.nbytes + ya.nbytes + xb.nbytes + yb.nbytes
+rss = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) * 1024
+print(json.dumps({"seconds": seconds, "peak": peak, "size": size, "rss_growth": rss}))
+"""
+
+
+def median_time(fn, repeats: int) -> float:
+    fn()  # warm-up: tracing, first-call allocation
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def bench_loading(repeats: int) -> dict:
+    """Each repeat in a fresh process, so that memory is measured from a clean start."""
+    runs = []
+    for _ in range(repeats):
+        out = subprocess.run([sys.executable, "-c", _LOAD_PROBE], capture_output=True, text=True, check=True)
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    repeats = 3 if args.quick else 7
+
+    import numpy as np
+
+    import course_utils as cu
+
+    cu.setup(quiet=True)
+    import tensorflow as tf
+
+    rows: list[tuple[str, str, str]] = []
+    figures: dict = {}
+
+    # ---------------------------------------------------------------- data
+    load = bench_loading(3 if args.quick else 5)
+    figures["load"] = load
+    rows.append(("Load all of CIFAR-10 (`load_cifar10`)", f"{load['seconds']:.2f} s",
+                 "aim: about 3 s"))
+    rows.append(("  peak memory while loading (traced allocations)",
+                 f"{load['peak'] / 2**20:.0f} MiB = {load['peak'] / load['size']:.2f} x the data ({load['size'] / 2**20:.0f} MiB)",
+                 "aim: at most about 2 x"))
+
+    # ---------------------------------------------------------------- explainers on a batch
+    (_, _), (x_test, _) = cu.data.load_cifar10()
+    model = cu.models.load_course_model()
+    batch = x_test[:256].astype("float32")
+    one = batch[:1]
+    forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    x_tf = tf.constant(batch)
+    t_forward = median_time(lambda: forward(x_tf).numpy(), repeats)
+    figures["forward_256"] = t_forward
+    rows.append(("Forward pass, 256 test images (compiled)", f"{t_forward * 1e3:.0f} ms", "the reference"))
+    explainers = {
+        "CAM": cu.explain.CAM(model),
+        "Grad-CAM": cu.explain.GradCAM(model),
+        "guided Grad-CAM": cu.explain.GuidedGradCAM(model),
+    }
+    for name, ex in explainers.items():
+        t = median_time(lambda: ex(batch), repeats)
+        figures[f"{name}_256"] = t
+        aim = {"Grad-CAM": "aim: at most 1.3 x"}.get(name, "")
+        rows.append((f"{name}, 256 images", f"{t * 1e3:.0f} ms = {t / t_forward:.2f} x forward", aim))
+
+    # ---------------------------------------------------------------- tf-keras-vis
+    try:
+        from tf_keras_vis.gradcam import Gradcam
+        from tf_keras_vis.utils.scores import CategoricalScore
+    except ImportError:
+        rows.append(("tf-keras-vis 0.8.7 Gradcam, 256 images", "not installed",
+                     "pip install -r benchmarks/requirements.txt"))
+    else:
+        import tf_keras_vis
+
+        classes = model.predict(batch, verbose=0).argmax(1).tolist()
+        theirs = Gradcam(model, clone=True)
+        score = CategoricalScore(classes)
+        t_theirs = median_time(lambda: theirs(score, batch, penultimate_layer="conv4"), repeats)
+        t_ours = figures["Grad-CAM_256"]
+        figures["tf_keras_vis_256"] = t_theirs
+        # same maps? compare at feature-map resolution (the upsampling methods differ: scipy zoom vs bilinear)
+        a = theirs(CategoricalScore(classes[:16]), batch[:16], penultimate_layer="conv4", expand_cam=False,
+                   normalize_cam=False)
+        b = cu.explain.GradCAM(model, upsample=False, normalize=False)(batch[:16], classes[:16])
+        agree = float(np.abs(a - b).max() / np.abs(b).max())
+        rows.append((f"tf-keras-vis {tf_keras_vis.__version__} Gradcam, same model, layer and images",
+                     f"{t_theirs * 1e3:.0f} ms; ours is {t_theirs / t_ours:.1f} x faster",
+                     f"aim: at least 3 x; maps agree to {agree:.1e} (relative)"))
+
+    # ---------------------------------------------------------------- one image, as a slider asks for it
+    for name, ex in explainers.items():
+        t = median_time(lambda: ex(one, 3), max(repeats * 5, 20))
+        figures[f"{name}_1"] = t
+        aim = "aim: at most 60 ms" if name == "guided Grad-CAM" else "aim: at most 20 ms"
+        rows.append((f"{name}, one image (a slider moves)", f"{t * 1e3:.1f} ms", aim))
+
+    print(f"Measured on: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}, "
+          f"TensorFlow {tf.__version__}; medians of {repeats} or more repeats\n")
+    print("| What | Measured | Target / note |")
+    print("|---|---|---|")
+    for what, value, note in rows:
+        print(f"| {what} | {value} | {note} |")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(figures, fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()
