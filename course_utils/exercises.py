@@ -1,0 +1,182 @@
+"""Checkers for the "Your turn" exercises.
+
+Each checker compares the learner's answer with the course's reference and returns a :class:`Feedback`
+that prints either a clear pass or a hint that names what is off (a wrong shape, a sum where a mean was
+meant, a missing ReLU, another rule of backpropagation ...). They never raise on a wrong answer, only on
+an answer that is not an array at all.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "Feedback",
+    "check_gap",
+    "check_cam",
+    "check_alpha",
+    "check_gradcam",
+    "check_guided_relu",
+    "check_guided_gradcam",
+]
+
+
+@dataclass
+class Feedback:
+    passed: bool
+    message: str
+
+    def __str__(self) -> str:
+        return ("✅ Correct. " if self.passed else "❌ Not yet. ") + self.message
+
+    def __repr__(self) -> str:  # what a notebook cell shows
+        return str(self)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+
+def _array(answer, name: str) -> np.ndarray:
+    if answer is None or answer is Ellipsis:
+        raise TypeError(f"{name} is still empty: replace the ... with your code and run the cell again.")
+    try:
+        arr = np.asarray(answer, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} should be a numpy array of numbers, got {type(answer).__name__}.") from None
+    return arr
+
+
+def _close(a, b, rtol=1e-4, atol=1e-6) -> bool:
+    return a.shape == b.shape and np.allclose(a, b, rtol=rtol, atol=atol * max(1.0, float(np.abs(b).max())))
+
+
+def _shape_hint(got, want, what: str) -> Feedback | None:
+    if got.shape != want.shape:
+        return Feedback(False, f"{what} has shape {got.shape}, expected {want.shape}.")
+    return None
+
+
+# ---------------------------------------------------------------- 04 CAM
+
+def check_gap(pooled, A) -> Feedback:
+    """``pooled``: the learner's global average pooling of feature maps ``A`` (h, w, K) -> (K,)."""
+    got, A = _array(pooled, "pooled"), np.asarray(A, dtype=np.float64)
+    want = A.mean(axis=(0, 1))
+    if got.shape == (A.shape[0], A.shape[1]):
+        return Feedback(False, f"pooled has shape {got.shape}: you averaged over the channels (axis -1). GAP "
+                               f"averages each feature map over its positions: axes (0, 1), giving {want.shape}.")
+    if (hint := _shape_hint(got, want, "pooled")) is not None:
+        return hint
+    if _close(got, A.sum(axis=(0, 1))):
+        return Feedback(False, f"these are sums over the {A.shape[0] * A.shape[1]} positions; GAP takes the "
+                               "mean (divide by Z = h * w).")
+    if _close(got, A.max(axis=(0, 1))):
+        return Feedback(False, "this is global *max* pooling; GAP takes the mean of each feature map.")
+    if _close(got, want):
+        return Feedback(True, "Each of the K numbers is the mean of one feature map.")
+    return Feedback(False, "the values differ from the mean of each feature map over its h x w positions.")
+
+
+def check_cam(cam, A, w_c) -> Feedback:
+    """``cam``: the learner's class activation map (h, w) = sum_k w_c[k] * A[..., k]."""
+    got, A, w_c = _array(cam, "cam"), np.asarray(A, np.float64), np.asarray(w_c, np.float64)
+    want = np.einsum("hwk,k->hw", A, w_c)
+    if got.ndim == 2 and got.shape != want.shape and got.shape[0] > want.shape[0]:
+        return Feedback(False, f"cam has shape {got.shape}: compute it at the feature-map resolution "
+                               f"{want.shape} first; upsampling comes afterwards.")
+    if (hint := _shape_hint(got, want, "cam")) is not None:
+        return hint
+    if _close(got, want / (A.shape[0] * A.shape[1])):
+        return Feedback(False, "you divided by Z: that is the class score's share per position. CAM itself "
+                               "is the plain weighted sum sum_k w_k^c A^k.")
+    if _close(got, np.maximum(want, 0)) and not _close(got, want):
+        return Feedback(False, "you applied a ReLU: this exercise asks for the raw weighted sum, negative "
+                               "parts included.")
+    if _close(got, A.mean(axis=-1)) or _close(got, A.sum(axis=-1)):
+        return Feedback(False, "you combined the feature maps without the class weights w_k^c.")
+    if _close(got, want):
+        return Feedback(True, "CAM^c = sum_k w_k^c A^k: the class score before averaging, position by position.")
+    return Feedback(False, "the values differ from sum_k w_c[k] * A[:, :, k]. Check that you used the "
+                           "column of the Dense kernel for the chosen class.")
+
+
+# ---------------------------------------------------------------- 05 Grad-CAM
+
+def check_alpha(alpha, grads) -> Feedback:
+    """``alpha``: the learner's Grad-CAM weights (K,) from gradients ``grads`` = dy^c/dA of shape (h, w, K)."""
+    got, g = _array(alpha, "alpha"), np.asarray(grads, np.float64)
+    want = g.mean(axis=(0, 1))
+    if got.shape == g.shape[:2]:
+        return Feedback(False, f"alpha has shape {got.shape}: you averaged over the channels. alpha_k^c "
+                               "averages the gradient over the positions i, j of each map: axes (0, 1).")
+    if (hint := _shape_hint(got, want, "alpha")) is not None:
+        return hint
+    if _close(got, g.sum(axis=(0, 1))):
+        return Feedback(False, "you summed over the positions; alpha_k^c = (1/Z) sum_ij, so divide by "
+                               f"Z = {g.shape[0] * g.shape[1]}.")
+    if _close(got, np.abs(g).mean(axis=(0, 1))) or _close(got, np.maximum(g, 0).mean(axis=(0, 1))):
+        return Feedback(False, "keep the sign of the gradients: alpha averages the raw gradient "
+                               "(the ReLU comes later, on the map).")
+    if _close(got, want):
+        return Feedback(True, "alpha_k^c is the average gradient of the class score over feature map k.")
+    return Feedback(False, "the values differ from the mean of grads over axes (0, 1).")
+
+
+def check_gradcam(cam, A, alpha) -> Feedback:
+    """``cam``: the learner's Grad-CAM map (h, w) = ReLU(sum_k alpha[k] * A[..., k])."""
+    got, A, alpha = _array(cam, "cam"), np.asarray(A, np.float64), np.asarray(alpha, np.float64)
+    raw = np.einsum("hwk,k->hw", A, alpha)
+    want = np.maximum(raw, 0)
+    if (hint := _shape_hint(got, want, "cam")) is not None:
+        return hint
+    if (raw < 0).any() and _close(got, raw):
+        return Feedback(False, "the map has negative values: apply the ReLU, which keeps only the evidence "
+                               "*for* the class.")
+    if _close(got, np.abs(raw)):
+        return Feedback(False, "you took the absolute value: negative evidence then counts as positive. "
+                               "Use the ReLU, max(0, .).")
+    if _close(got, want):
+        return Feedback(True, "L^c = ReLU(sum_k alpha_k^c A^k).")
+    if want.max() > 0 and _close(got, want / want.max()):
+        return Feedback(True, "L^c = ReLU(sum_k alpha_k^c A^k), here also normalised to a maximum of 1.")
+    return Feedback(False, "the values differ from ReLU(sum_k alpha[k] * A[:, :, k]).")
+
+
+# ---------------------------------------------------------------- 06 guided backpropagation
+
+def check_guided_relu(grad_in, x, grad_out) -> Feedback:
+    """``grad_in``: the gradient a guided ReLU passes back, given forward input ``x`` and incoming
+    gradient ``grad_out`` (same shapes)."""
+    got, x, dy = _array(grad_in, "grad_in"), np.asarray(x, np.float64), np.asarray(grad_out, np.float64)
+    want = dy * (x > 0) * (dy > 0)
+    if (hint := _shape_hint(got, want, "grad_in")) is not None:
+        return hint
+    if _close(got, want):
+        return Feedback(True, "Guided: the gradient passes where the input was positive AND the gradient is positive.")
+    if _close(got, dy * (x > 0)):
+        return Feedback(False, "that is plain backpropagation: it also lets negative gradients through. "
+                               "Guided backpropagation also needs grad_out > 0.")
+    if _close(got, dy * (dy > 0)):
+        return Feedback(False, "that is the deconvnet rule: it ignores the forward input. Guided "
+                               "backpropagation also needs x > 0.")
+    return Feedback(False, "compare each entry with the rule: grad_out where x > 0 and grad_out > 0, else 0.")
+
+
+def check_guided_gradcam(answer, guided, cam) -> Feedback:
+    """``answer``: guided Grad-CAM (H, W, 3) from guided backpropagation (H, W, 3) and Grad-CAM (h, w)."""
+    got, g, cam = _array(answer, "answer"), np.asarray(guided, np.float64), np.asarray(cam, np.float64)
+    if cam.shape != g.shape[:2]:
+        return Feedback(False, f"the Grad-CAM map has shape {cam.shape}, the image {g.shape[:2]}: upsample the "
+                               "map to the image size before multiplying.") if got.shape != g.shape else \
+            Feedback(False, "upsample the Grad-CAM map to the image size first.")
+    want = g * cam[..., None]
+    if (hint := _shape_hint(got, want, "answer")) is not None:
+        return hint
+    if _close(got, g + cam[..., None]):
+        return Feedback(False, "you added the two; guided Grad-CAM multiplies them, pixel by pixel.")
+    if _close(got, want):
+        return Feedback(True, "Sharp edges from guided backpropagation, kept only where Grad-CAM sees the class.")
+    if np.abs(want).max() > 0 and _close(got, want / np.abs(want).max()):
+        return Feedback(True, "The product, normalised: sharp and class-specific.")
+    return Feedback(False, "the values differ from guided * cam[..., None].")

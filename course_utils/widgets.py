@@ -1,0 +1,158 @@
+"""The explorers behind the notebooks' sliders.
+
+Every slider calls a plain function that is tested on its own (:meth:`Explorer.compute`,
+:meth:`Explorer.figure`, :func:`feature_map_figure`); the ipywidgets part only wires controls to it.
+Explainers are built once per (method, layer) and cached, so a moving slider reuses compiled code.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from . import data, explain, viz
+
+__all__ = ["Explorer", "feature_map_figure"]
+
+PREDICTED = -1
+
+
+class Explorer:
+    """Explain images of one model with any method, class and layer.
+
+    Args:
+        model: the Keras model (the course model by default in the notebooks).
+        images: (N, H, W, 3) images, 0-255.
+        labels: (N,) true labels, shown in the title when given.
+        class_names: names for the class indices.
+    """
+
+    def __init__(self, model, images, labels=None, class_names=data.CLASS_NAMES):
+        self.model = model
+        self.images = np.asarray(images, dtype=np.float32)
+        if self.images.ndim != 4:
+            raise ValueError(f"images must be a batch (N, H, W, 3), got shape {self.images.shape}.")
+        self.labels = None if labels is None else np.asarray(labels)
+        self.class_names = list(class_names)
+        self.layers = explain.conv_layers(model)
+        self._cache: dict = {}
+        self.last_callback_ms: float | None = None
+
+    def explainer(self, method: str, layer: str | None):
+        """The (cached) explainer for a method name of :data:`course_utils.explain.METHODS`."""
+        if method not in explain.METHODS:
+            raise ValueError(f"Unknown method {method!r}; choose one of {', '.join(explain.METHODS)}.")
+        key = (method, layer if method in ("CAM", "Grad-CAM", "guided Grad-CAM") else None)
+        if key not in self._cache:
+            cls = explain.METHODS[method]
+            self._cache[key] = cls(self.model, key[1]) if key[1] is not None or method in (
+                "CAM", "Grad-CAM", "guided Grad-CAM") else cls(self.model)
+        return self._cache[key]
+
+    def compute(self, index: int, class_index: int | None = None, layer: str | None = None,
+                method: str = "Grad-CAM") -> dict:
+        """Explain image ``index``. Returns a dict with ``map`` ((H, W) heat map or (H, W, 3) gradients),
+        ``kind`` ('heat' or 'gradient'), ``class_index``, ``logits``, ``layer``, and ``error`` (a message
+        instead of a map when the method cannot explain that layer, e.g. CAM before the last layer)."""
+        if not 0 <= int(index) < len(self.images):
+            raise ValueError(f"index {index} is out of range 0..{len(self.images) - 1}.")
+        class_index = None if class_index in (None, PREDICTED) else int(class_index)
+        layer = layer or self.layers[-1]
+        out = {"index": int(index), "method": method, "layer": layer, "error": None}
+        try:
+            ex = self.explainer(method, layer).explain(self.images[index], class_index)
+        except ValueError as err:
+            if method != "CAM":
+                raise
+            logits = self.model(self.images[index:index + 1], training=False).numpy()
+            out.update(map=None, kind="heat", error=str(err), logits=logits[0],
+                       class_index=int(logits.argmax() if class_index is None else class_index))
+            return out
+        kind = "gradient" if ex.maps.ndim == 4 else "heat"
+        out.update(map=ex.maps[0], kind=kind, logits=ex.logits[0], class_index=int(ex.class_index[0]))
+        return out
+
+    def figure(self, index: int, class_index: int | None = None, layer: str | None = None,
+               method: str = "Grad-CAM"):
+        """The explorer's picture: the image, and the explanation over it, with the top-3 classes."""
+        import matplotlib.pyplot as plt
+
+        r = self.compute(index, class_index, layer, method)
+        probs = np.exp(r["logits"] - r["logits"].max())
+        probs /= probs.sum()
+        top = np.argsort(probs)[::-1][:3]
+        fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(7.2, 3.4))
+        ax0.imshow(self.images[index].astype(np.uint8))
+        truth = f"true: {self.class_names[self.labels[index]]}\n" if self.labels is not None else ""
+        ax0.set_title(truth + "top 3: " + ", ".join(f"{self.class_names[c]} {probs[c]:.0%}" for c in top),
+                      fontsize=8, fontweight="normal")
+        ax0.axis("off")
+        name = self.class_names[r["class_index"]]
+        if r["error"]:
+            ax1.imshow(self.images[index].astype(np.uint8), alpha=0.3)
+            ax1.text(0.5, 0.5, "CAM cannot explain this layer:\nit needs GAP -> Dense right after it.\n"
+                     "Pick the last layer, or Grad-CAM.", ha="center", va="center", fontsize=8,
+                     transform=ax1.transAxes)
+            ax1.set_title(f"{method} for '{name}' at {r['layer']}")
+            ax1.axis("off")
+        elif r["kind"] == "gradient":
+            ax1.imshow(viz.gradient_image(r["map"]))
+            ax1.set_title(f"{method} for '{name}'")
+            ax1.axis("off")
+        else:
+            viz.show_heatmap(ax1, self.images[index], r["map"], title=f"{method} for '{name}' at {r['layer']}")
+        fig.tight_layout()
+        return fig
+
+    def widget(self, index: int = 0, method: str = "Grad-CAM"):
+        """Sliders and menus for image, class, layer and method, wired to :meth:`figure`."""
+        import ipywidgets as w
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+
+        image = w.IntSlider(value=index, min=0, max=len(self.images) - 1, description="image",
+                            continuous_update=False)
+        cls = w.Dropdown(options=[("predicted", PREDICTED)] + [(n, i) for i, n in enumerate(self.class_names)],
+                         value=PREDICTED, description="class")
+        layer = w.Dropdown(options=self.layers, value=self.layers[-1], description="layer")
+        meth = w.Dropdown(options=list(explain.METHODS), value=method, description="method")
+        out = w.Output()
+
+        def redraw(_=None):
+            start = time.perf_counter()
+            with out:
+                out.clear_output(wait=True)
+                fig = self.figure(image.value, cls.value, layer.value, meth.value)
+                display(fig)
+                plt.close(fig)
+            self.last_callback_ms = 1e3 * (time.perf_counter() - start)
+
+        for control in (image, cls, layer, meth):
+            control.observe(redraw, names="value")
+        redraw()
+        box = w.VBox([w.HBox([image, cls]), w.HBox([layer, meth]), out])
+        box.controls = {"image": image, "class": cls, "layer": layer, "method": meth}
+        box.output = out
+        return box
+
+
+def feature_map_figure(image, A, weights, k: int, class_name: str = ""):
+    """Feature map A^k of one image, next to the image, with its weight for the class in the title.
+
+    ``A``: (h, w, K); ``weights``: (K,) the class's weights w_k^c.
+    """
+    import matplotlib.pyplot as plt
+
+    A, weights = np.asarray(A), np.asarray(weights)
+    if not 0 <= k < A.shape[-1]:
+        raise ValueError(f"k = {k} is out of range 0..{A.shape[-1] - 1}.")
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(6.4, 3.0))
+    ax0.imshow(np.asarray(image).astype(np.uint8))
+    ax0.set_title("image")
+    ax0.axis("off")
+    im = ax1.imshow(A[..., k], cmap="viridis")
+    ax1.set_title(f"A^{k}: weight w_{k} = {weights[k]:+.3f} for '{class_name}'")
+    ax1.axis("off")
+    plt.colorbar(im, ax=ax1, fraction=0.046, pad=0.04)
+    fig.tight_layout()
+    return fig

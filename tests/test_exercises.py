@@ -1,0 +1,73 @@
+"""Every checker: a right answer passes, and each typical wrong answer gets its own hint."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from course_utils import exercises as X
+
+rng = np.random.default_rng(0)
+A = np.maximum(rng.normal(size=(8, 8, 5)), 0)
+w = rng.normal(size=5)
+G = rng.normal(size=(8, 8, 5))
+
+
+def _fails_with(fb, text):
+    assert not fb.passed and text in fb.message, fb.message
+    assert str(fb).startswith("❌")
+
+
+def test_check_gap():
+    assert X.check_gap(A.mean(axis=(0, 1)), A).passed
+    assert str(X.check_gap(A.mean(axis=(0, 1)), A)).startswith("✅")
+    _fails_with(X.check_gap(A.sum(axis=(0, 1)), A), "mean (divide by Z")
+    _fails_with(X.check_gap(A.mean(axis=-1), A), "averaged over the channels")
+    _fails_with(X.check_gap(A.max(axis=(0, 1)), A), "global *max* pooling")
+    _fails_with(X.check_gap(A.mean(axis=(0, 1)) + 1, A), "differ")
+    with pytest.raises(TypeError, match="replace the ..."):
+        X.check_gap(..., A)
+
+
+def test_check_cam():
+    cam = np.einsum("hwk,k->hw", A, w)
+    assert X.check_cam(cam, A, w).passed
+    _fails_with(X.check_cam(cam / 64, A, w), "divided by Z")
+    _fails_with(X.check_cam(np.maximum(cam, 0), A, w), "applied a ReLU")
+    _fails_with(X.check_cam(A.sum(-1), A, w), "without the class weights")
+    _fails_with(X.check_cam(np.kron(cam, np.ones((4, 4))), A, w), "feature-map resolution")
+    _fails_with(X.check_cam(np.einsum("hwk,k->hw", A, -w), A, w), "column of the Dense kernel")
+
+
+def test_check_alpha():
+    assert X.check_alpha(G.mean(axis=(0, 1)), G).passed
+    _fails_with(X.check_alpha(G.sum(axis=(0, 1)), G), "divide by")
+    _fails_with(X.check_alpha(G.mean(axis=-1), G), "averaged over the channels")
+    _fails_with(X.check_alpha(np.abs(G).mean(axis=(0, 1)), G), "keep the sign")
+
+
+def test_check_gradcam():
+    alpha = G.mean(axis=(0, 1))
+    raw = np.einsum("hwk,k->hw", A, alpha)
+    assert (raw < 0).any()
+    assert X.check_gradcam(np.maximum(raw, 0), A, alpha).passed
+    assert X.check_gradcam(np.maximum(raw, 0) / raw.max(), A, alpha).passed
+    _fails_with(X.check_gradcam(raw, A, alpha), "apply the ReLU")
+    _fails_with(X.check_gradcam(np.abs(raw), A, alpha), "absolute value")
+    _fails_with(X.check_gradcam(raw[:4], A, alpha), "shape")
+
+
+def test_check_guided_relu():
+    x = np.array([-1.0, 2.0, 3.0, -4.0, 0.5, 1.0])
+    dy = np.array([1.0, -1.0, 2.0, 3.0, -2.0, 0.5])
+    assert X.check_guided_relu([0, 0, 2, 0, 0, 0.5], x, dy).passed
+    _fails_with(X.check_guided_relu(dy * (x > 0), x, dy), "plain backpropagation")
+    _fails_with(X.check_guided_relu(dy * (dy > 0), x, dy), "deconvnet rule")
+    _fails_with(X.check_guided_relu(np.zeros(6), x, dy), "compare each entry")
+
+
+def test_check_guided_gradcam():
+    g = rng.normal(size=(32, 32, 3))
+    cam = rng.uniform(size=(32, 32))
+    assert X.check_guided_gradcam(g * cam[..., None], g, cam).passed
+    _fails_with(X.check_guided_gradcam(g + cam[..., None], g, cam), "multiplies")
+    _fails_with(X.check_guided_gradcam(g, g, cam[:8, :8]), "upsample")

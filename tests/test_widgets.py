@@ -1,0 +1,76 @@
+"""The functions behind the sliders: maps change where they must and agree where they must."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import course_utils as cu
+
+cu.setup(quiet=True)
+
+
+@pytest.fixture(scope="module")
+def explorer(course_model, test_images):
+    x, y = test_images
+    return cu.widgets.Explorer(course_model, x[:6], y[:6])
+
+
+def test_another_class_gives_another_map(explorer):
+    a = explorer.compute(0, 3, "conv4", "Grad-CAM")["map"]
+    b = explorer.compute(0, 8, "conv4", "Grad-CAM")["map"]
+    assert a.shape == (32, 32) and np.abs(a - b).max() > 0.1
+
+
+def test_another_layer_gives_another_map(explorer):
+    a = explorer.compute(0, 3, "conv4", "Grad-CAM")["map"]
+    b = explorer.compute(0, 3, "res1", "Grad-CAM")["map"]
+    assert np.abs(a - b).max() > 0.1
+
+
+def test_same_settings_agree_and_cam_equals_gradcam_at_the_last_layer(explorer):
+    a = explorer.compute(2, 5, "conv4", "Grad-CAM")["map"]
+    np.testing.assert_array_equal(a, explorer.compute(2, 5, "conv4", "Grad-CAM")["map"])
+    np.testing.assert_allclose(explorer.compute(2, 5, "conv4", "CAM")["map"], a, atol=1e-4)
+
+
+def test_predicted_class_is_the_default(explorer):
+    r = explorer.compute(1)
+    assert r["class_index"] == int(r["logits"].argmax())
+
+
+def test_gradient_methods_and_cam_limits(explorer):
+    r = explorer.compute(0, 3, "conv4", "guided backpropagation")
+    assert r["kind"] == "gradient" and r["map"].shape == (32, 32, 3)
+    g1 = explorer.compute(0, 3, "conv4", "guided Grad-CAM")["map"]
+    g2 = explorer.compute(0, 8, "conv4", "guided Grad-CAM")["map"]
+    assert np.abs(g1 - g2).max() > 0.05                      # class-specific
+    bad = explorer.compute(0, 3, "conv2", "CAM")
+    assert bad["map"] is None and "GradCAM" in bad["error"]  # shown as a message, not a crash
+    with pytest.raises(ValueError, match="Unknown method"):
+        explorer.compute(0, 3, "conv4", "LIME")
+    with pytest.raises(ValueError, match="out of range"):
+        explorer.compute(99)
+
+
+def test_explainers_are_cached(explorer):
+    assert explorer.explainer("Grad-CAM", "conv4") is explorer.explainer("Grad-CAM", "conv4")
+
+
+def test_widget_redraws_when_a_control_moves(explorer):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    box = explorer.widget()
+    assert set(box.controls) == {"image", "class", "layer", "method"}
+    assert box.controls["layer"].options == tuple(cu.explain.conv_layers(explorer.model))
+    explorer.last_callback_ms = None
+    box.controls["class"].value = 4
+    assert explorer.last_callback_ms is not None
+
+
+def test_feature_map_figure_checks_k():
+    A = np.random.default_rng(0).random((8, 8, 4))
+    fig = cu.widgets.feature_map_figure(np.zeros((32, 32, 3)), A, np.arange(4.0), 2, "cat")
+    assert "w_2 = +2.000" in fig.axes[1].get_title()
+    with pytest.raises(ValueError, match="out of range"):
+        cu.widgets.feature_map_figure(np.zeros((32, 32, 3)), A, np.arange(4.0), 4)
