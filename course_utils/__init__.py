@@ -95,7 +95,7 @@ def versions() -> dict[str, str]:
 
 
 def setup(seed: int = SEED, quiet: bool = False) -> dict[str, str]:
-    """The one call at the top of every notebook.
+    """The one call at the top of every notebook, best made before TensorFlow or Keras is imported.
 
     - seeds Python, numpy and TensorFlow (``keras.utils.set_random_seed``) and turns on
       TensorFlow's op determinism, so the same cell gives the same numbers on every run;

@@ -12,9 +12,65 @@ import numpy as np
 
 from . import data, explain, viz
 
-__all__ = ["Explorer", "feature_map_figure"]
+__all__ = ["Explorer", "FigureControls", "interact_figure", "figure_png", "feature_map_figure"]
 
 PREDICTED = -1
+
+
+def figure_png(fig) -> bytes:
+    """Render a matplotlib figure to PNG bytes and close it."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _figure_controls_class():
+    import ipywidgets as w
+
+    class FigureControls(w.VBox):
+        """Controls above a picture (an ``ipywidgets.Image``) that is redrawn when any control moves.
+
+        ``controls``: name -> widget; ``picture``: the Image widget whose ``value`` holds the PNG bytes;
+        ``last_redraw_ms``: how long the last redraw took, from value change to ready PNG.
+        """
+
+        def __repr__(self) -> str:  # short and stable: what a notebook stores as text
+            return f"FigureControls({', '.join(self.controls)})"
+
+    return FigureControls
+
+
+def interact_figure(plot, layout=None, **controls):
+    """Like ``ipywidgets.interact``, for a function that returns a matplotlib figure.
+
+    ``plot(**values)`` is called with the controls' current values at once and whenever one changes; its
+    figure is shown as a PNG in an ``ipywidgets.Image``. Unlike ``interact``, nothing is printed into an
+    Output widget, so the notebook stores the same outputs however it is run (JupyterLab, nbclient,
+    nbval), and a browser test can read the picture's bytes. ``layout``: rows of control names
+    (default: all in one row).
+    """
+    import ipywidgets as w
+
+    picture = w.Image(format="png")
+    FigureControls = _figure_controls_class()
+
+    def redraw(_=None):
+        start = time.perf_counter()
+        picture.value = figure_png(plot(**{name: c.value for name, c in controls.items()}))
+        box.last_redraw_ms = 1e3 * (time.perf_counter() - start)
+
+    rows = layout or [list(controls)]
+    box = FigureControls([w.HBox([controls[n] for n in row]) for row in rows] + [picture])
+    box.controls, box.picture, box.last_redraw_ms = controls, picture, None
+    for control in controls.values():
+        control.observe(redraw, names="value")
+    redraw()
+    return box
 
 
 class Explorer:
@@ -36,7 +92,6 @@ class Explorer:
         self.class_names = list(class_names)
         self.layers = explain.conv_layers(model)
         self._cache: dict = {}
-        self.last_callback_ms: float | None = None
 
     def explainer(self, method: str, layer: str | None):
         """The (cached) explainer for a method name of :data:`course_utils.explain.METHODS`."""
@@ -104,36 +159,24 @@ class Explorer:
         fig.tight_layout()
         return fig
 
-    def widget(self, index: int = 0, method: str = "Grad-CAM"):
+    def widget(self, index: int = 0, method: str = "Grad-CAM", class_index: int = PREDICTED,
+               layer: str | None = None):
         """Sliders and menus for image, class, layer and method, wired to :meth:`figure`."""
         import ipywidgets as w
-        import matplotlib.pyplot as plt
-        from IPython.display import display
 
-        image = w.IntSlider(value=index, min=0, max=len(self.images) - 1, description="image",
-                            continuous_update=False)
-        cls = w.Dropdown(options=[("predicted", PREDICTED)] + [(n, i) for i, n in enumerate(self.class_names)],
-                         value=PREDICTED, description="class")
-        layer = w.Dropdown(options=self.layers, value=self.layers[-1], description="layer")
-        meth = w.Dropdown(options=list(explain.METHODS), value=method, description="method")
-        out = w.Output()
+        controls = {
+            "image": w.IntSlider(value=index, min=0, max=len(self.images) - 1, description="image",
+                                 continuous_update=False),
+            "class": w.Dropdown(options=[("predicted", PREDICTED)] + [(n, i) for i, n in enumerate(self.class_names)],
+                                value=class_index, description="class"),
+            "layer": w.Dropdown(options=self.layers, value=layer or self.layers[-1], description="layer"),
+            "method": w.Dropdown(options=list(explain.METHODS), value=method, description="method"),
+        }
 
-        def redraw(_=None):
-            start = time.perf_counter()
-            with out:
-                out.clear_output(wait=True)
-                fig = self.figure(image.value, cls.value, layer.value, meth.value)
-                display(fig)
-                plt.close(fig)
-            self.last_callback_ms = 1e3 * (time.perf_counter() - start)
+        def plot(**v):
+            return self.figure(v["image"], v["class"], v["layer"], v["method"])
 
-        for control in (image, cls, layer, meth):
-            control.observe(redraw, names="value")
-        redraw()
-        box = w.VBox([w.HBox([image, cls]), w.HBox([layer, meth]), out])
-        box.controls = {"image": image, "class": cls, "layer": layer, "method": meth}
-        box.output = out
-        return box
+        return interact_figure(plot, layout=[["image", "class"], ["layer", "method"]], **controls)
 
 
 def feature_map_figure(image, A, weights, k: int, class_name: str = ""):

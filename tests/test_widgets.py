@@ -63,9 +63,14 @@ def test_widget_redraws_when_a_control_moves(explorer):
     box = explorer.widget()
     assert set(box.controls) == {"image", "class", "layer", "method"}
     assert box.controls["layer"].options == tuple(cu.explain.conv_layers(explorer.model))
-    explorer.last_callback_ms = None
+    first = box.picture.value
+    assert first[:4] == b"\x89PNG"
     box.controls["class"].value = 4
-    assert explorer.last_callback_ms is not None
+    second = box.picture.value
+    assert second != first and box.last_redraw_ms > 0
+    box.controls["layer"].value = "res1"
+    assert box.picture.value != second
+    assert repr(box) == "FigureControls(image, class, layer, method)"
 
 
 def test_feature_map_figure_checks_k():
