@@ -108,6 +108,7 @@ def setup(seed: int = SEED, quiet: bool = False) -> dict[str, str]:
     import keras
     import tensorflow as tf
 
+    tf.get_logger().setLevel("ERROR")  # e.g. retracing notes when a notebook builds many explainers
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     from . import viz

@@ -68,13 +68,13 @@ def check_gap(pooled, A) -> Feedback:
                                f"averages each feature map over its positions: axes (0, 1), giving {want.shape}.")
     if (hint := _shape_hint(got, want, "pooled")) is not None:
         return hint
+    if _close(got, want):
+        return Feedback(True, "Each of the K numbers is the mean of one feature map.")
     if _close(got, A.sum(axis=(0, 1))):
         return Feedback(False, f"these are sums over the {A.shape[0] * A.shape[1]} positions; GAP takes the "
                                "mean (divide by Z = h * w).")
     if _close(got, A.max(axis=(0, 1))):
         return Feedback(False, "this is global *max* pooling; GAP takes the mean of each feature map.")
-    if _close(got, want):
-        return Feedback(True, "Each of the K numbers is the mean of one feature map.")
     return Feedback(False, "the values differ from the mean of each feature map over its h x w positions.")
 
 
@@ -87,16 +87,16 @@ def check_cam(cam, A, w_c) -> Feedback:
                                f"{want.shape} first; upsampling comes afterwards.")
     if (hint := _shape_hint(got, want, "cam")) is not None:
         return hint
+    if _close(got, want):
+        return Feedback(True, "CAM^c = sum_k w_k^c A^k: the class score before averaging, position by position.")
     if _close(got, want / (A.shape[0] * A.shape[1])):
         return Feedback(False, "you divided by Z: that is the class score's share per position. CAM itself "
                                "is the plain weighted sum sum_k w_k^c A^k.")
-    if _close(got, np.maximum(want, 0)) and not _close(got, want):
+    if _close(got, np.maximum(want, 0)):
         return Feedback(False, "you applied a ReLU: this exercise asks for the raw weighted sum, negative "
                                "parts included.")
     if _close(got, A.mean(axis=-1)) or _close(got, A.sum(axis=-1)):
         return Feedback(False, "you combined the feature maps without the class weights w_k^c.")
-    if _close(got, want):
-        return Feedback(True, "CAM^c = sum_k w_k^c A^k: the class score before averaging, position by position.")
     return Feedback(False, "the values differ from sum_k w_c[k] * A[:, :, k]. Check that you used the "
                            "column of the Dense kernel for the chosen class.")
 
@@ -112,14 +112,14 @@ def check_alpha(alpha, grads) -> Feedback:
                                "averages the gradient over the positions i, j of each map: axes (0, 1).")
     if (hint := _shape_hint(got, want, "alpha")) is not None:
         return hint
+    if _close(got, want):
+        return Feedback(True, "alpha_k^c is the average gradient of the class score over feature map k.")
     if _close(got, g.sum(axis=(0, 1))):
         return Feedback(False, "you summed over the positions; alpha_k^c = (1/Z) sum_ij, so divide by "
                                f"Z = {g.shape[0] * g.shape[1]}.")
     if _close(got, np.abs(g).mean(axis=(0, 1))) or _close(got, np.maximum(g, 0).mean(axis=(0, 1))):
         return Feedback(False, "keep the sign of the gradients: alpha averages the raw gradient "
                                "(the ReLU comes later, on the map).")
-    if _close(got, want):
-        return Feedback(True, "alpha_k^c is the average gradient of the class score over feature map k.")
     return Feedback(False, "the values differ from the mean of grads over axes (0, 1).")
 
 
@@ -130,16 +130,16 @@ def check_gradcam(cam, A, alpha) -> Feedback:
     want = np.maximum(raw, 0)
     if (hint := _shape_hint(got, want, "cam")) is not None:
         return hint
+    if _close(got, want):
+        return Feedback(True, "L^c = ReLU(sum_k alpha_k^c A^k).")
+    if want.max() > 0 and _close(got, want / want.max()):
+        return Feedback(True, "L^c = ReLU(sum_k alpha_k^c A^k), here also normalised to a maximum of 1.")
     if (raw < 0).any() and _close(got, raw):
         return Feedback(False, "the map has negative values: apply the ReLU, which keeps only the evidence "
                                "*for* the class.")
     if _close(got, np.abs(raw)):
         return Feedback(False, "you took the absolute value: negative evidence then counts as positive. "
                                "Use the ReLU, max(0, .).")
-    if _close(got, want):
-        return Feedback(True, "L^c = ReLU(sum_k alpha_k^c A^k).")
-    if want.max() > 0 and _close(got, want / want.max()):
-        return Feedback(True, "L^c = ReLU(sum_k alpha_k^c A^k), here also normalised to a maximum of 1.")
     return Feedback(False, "the values differ from ReLU(sum_k alpha[k] * A[:, :, k]).")
 
 
@@ -173,10 +173,10 @@ def check_guided_gradcam(answer, guided, cam) -> Feedback:
     want = g * cam[..., None]
     if (hint := _shape_hint(got, want, "answer")) is not None:
         return hint
-    if _close(got, g + cam[..., None]):
-        return Feedback(False, "you added the two; guided Grad-CAM multiplies them, pixel by pixel.")
     if _close(got, want):
         return Feedback(True, "Sharp edges from guided backpropagation, kept only where Grad-CAM sees the class.")
+    if _close(got, g + cam[..., None]):
+        return Feedback(False, "you added the two; guided Grad-CAM multiplies them, pixel by pixel.")
     if np.abs(want).max() > 0 and _close(got, want / np.abs(want).max()):
         return Feedback(True, "The product, normalised: sharp and class-specific.")
     return Feedback(False, "the values differ from guided * cam[..., None].")
