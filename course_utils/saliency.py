@@ -1,0 +1,246 @@
+"""A small bottom-up saliency model, after Itti, Koch & Niebur (1998), readable line by line.
+
+    features (intensity, colour opponency, orientation)
+      -> Gaussian pyramids
+      -> centre-surround differences  |F(c) - F(s)|  (fine centre c, coarse surround s = c + delta)
+      -> normalisation N(.), which promotes maps with one strong peak and suppresses maps with many
+      -> conspicuity maps for intensity, colour and orientation
+      -> saliency map = mean of the three normalised conspicuity maps
+
+plus winner-take-all with inhibition of return (Koch & Ullman, 1985) to turn the map into a scan path,
+and generated scenes (pop-out and conjunction search, after Treisman & Gelade, 1980) to try it on.
+Images are (H, W, 3) floats in [0, 1] or uint8; sizes of 64 to 256 pixels work well.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "intensity", "colour_opponents", "gabor_kernel", "orientation_maps", "gaussian_pyramid",
+    "centre_surround", "normalize_map", "saliency_map", "winner_take_all",
+    "bars_scene", "colour_scene", "conjunction_scene",
+]
+
+CENTRES = (2, 3)
+DELTAS = (2, 3)
+ORIENTATIONS = (0, 45, 90, 135)
+
+
+def _as_float_image(image) -> np.ndarray:
+    img = np.asarray(image)
+    if img.ndim != 3 or img.shape[-1] != 3:
+        raise ValueError(f"Expected an RGB image (H, W, 3), got shape {img.shape}.")
+    img = img.astype(np.float64)
+    return img / 255.0 if img.max() > 1.0 else img
+
+
+def _blur(a: np.ndarray) -> np.ndarray:
+    """Separable 5-tap binomial blur [1 4 6 4 1] / 16, edges reflected."""
+    k = np.array([1, 4, 6, 4, 1], dtype=np.float64) / 16
+    p = np.pad(a, 2, mode="reflect")
+    p = sum(k[i] * p[i:i + a.shape[0], :] for i in range(5))
+    return sum(k[i] * p[:, i:i + a.shape[1]] for i in range(5))
+
+
+def _resize(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of a 2-D map to ``shape`` (pixel centres aligned)."""
+    h, w = a.shape
+    ys = np.clip((np.arange(shape[0]) + 0.5) * h / shape[0] - 0.5, 0, h - 1)
+    xs = np.clip((np.arange(shape[1]) + 0.5) * w / shape[1] - 0.5, 0, w - 1)
+    y0, x0 = np.floor(ys).astype(int), np.floor(xs).astype(int)
+    y1, x1 = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)
+    fy, fx = (ys - y0)[:, None], (xs - x0)[None, :]
+    top = a[y0][:, x0] * (1 - fx) + a[y0][:, x1] * fx
+    bottom = a[y1][:, x0] * (1 - fx) + a[y1][:, x1] * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def gaussian_pyramid(a: np.ndarray, levels: int) -> list[np.ndarray]:
+    """Level 0 is ``a``; each next level is blurred and halved."""
+    pyramid = [a]
+    for _ in range(levels):
+        pyramid.append(_blur(pyramid[-1])[::2, ::2])
+    return pyramid
+
+
+def intensity(image) -> np.ndarray:
+    """I = (r + g + b) / 3."""
+    return _as_float_image(image).mean(axis=-1)
+
+
+def colour_opponents(image) -> tuple[np.ndarray, np.ndarray]:
+    """Red-green and blue-yellow opponency (Itti et al.'s broadly tuned channels), as (RG, BY).
+
+    Hue is separated from brightness by dividing by I where the image is bright enough.
+    """
+    img = _as_float_image(image)
+    i = img.mean(axis=-1)
+    scale = np.where(i > 0.1 * i.max(), i, np.inf)[..., None]
+    r, g, b = np.moveaxis(img / scale, -1, 0)
+    R = np.maximum(r - (g + b) / 2, 0)
+    G = np.maximum(g - (r + b) / 2, 0)
+    B = np.maximum(b - (r + g) / 2, 0)
+    Y = np.maximum((r + g) / 2 - np.abs(r - g) / 2 - b, 0)
+    return R - G, B - Y
+
+
+def gabor_kernel(theta_deg: float, size: int = 9, wavelength: float = 5.0, sigma: float = 2.0) -> np.ndarray:
+    """A zero-mean Gabor kernel that responds to bars at ``theta_deg`` (0 = horizontal)."""
+    half = size // 2
+    y, x = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float64)
+    t = np.deg2rad(theta_deg)
+    across = -x * np.sin(t) + y * np.cos(t)        # distance across the bar's direction
+    k = np.exp(-(x ** 2 + y ** 2) / (2 * sigma ** 2)) * np.cos(2 * np.pi * across / wavelength)
+    return k - k.mean()
+
+
+def _convolve(a: np.ndarray, k: np.ndarray) -> np.ndarray:
+    half = k.shape[0] // 2
+    windows = np.lib.stride_tricks.sliding_window_view(np.pad(a, half, mode="reflect"), k.shape)
+    return np.einsum("ijkl,kl->ij", windows, k)
+
+
+def orientation_maps(gray: np.ndarray) -> dict[int, np.ndarray]:
+    """|Gabor response| of an intensity map at 0, 45, 90 and 135 degrees."""
+    return {theta: np.abs(_convolve(gray, gabor_kernel(theta))) for theta in ORIENTATIONS}
+
+
+def centre_surround(feature: np.ndarray, centres=CENTRES, deltas=DELTAS) -> list[np.ndarray]:
+    """Feature maps |F(c) - F(s)| for each centre level c and surround level s = c + delta, each at the
+    resolution of level c."""
+    pyramid = gaussian_pyramid(feature, max(centres) + max(deltas))
+    maps = []
+    for c in centres:
+        for d in deltas:
+            maps.append(np.abs(pyramid[c] - _resize(pyramid[c + d], pyramid[c].shape)))
+    return maps
+
+
+def _local_maxima(a: np.ndarray) -> np.ndarray:
+    p = np.pad(a, 1, mode="constant", constant_values=-np.inf)
+    neighbours = np.stack([p[1 + dy:1 + dy + a.shape[0], 1 + dx:1 + dx + a.shape[1]]
+                           for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx])
+    return a >= neighbours.max(axis=0)
+
+
+def normalize_map(a: np.ndarray, M: float = 1.0) -> np.ndarray:
+    """Itti et al.'s N(.): scale to [0, M], then multiply by (M - m)^2, m the mean of the other local maxima.
+
+    One strong peak (m small) is promoted; many similar peaks (m close to M) are suppressed.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    lo, hi = a.min(), a.max()
+    if hi - lo <= 1e-12:
+        return np.zeros_like(a)
+    a = M * (a - lo) / (hi - lo)
+    peaks = np.sort(a[_local_maxima(a) & (a > 0.05 * M)])[::-1]
+    others = peaks[1:]                              # every local maximum but the global one
+    m = others.mean() if others.size else 0.0
+    return a * (M - m) ** 2
+
+
+def saliency_map(image, return_parts: bool = False):
+    """The bottom-up saliency map of an RGB image, at the resolution of pyramid level 2 (H/4 x W/4).
+
+    Returns the map in [0, 1], or with ``return_parts`` a dict that also holds the three conspicuity maps
+    ('intensity', 'colour', 'orientation') and the feature maps they came from.
+    """
+    img = _as_float_image(image)
+    if min(img.shape[:2]) < 32:
+        raise ValueError(f"The image is {img.shape[0]} x {img.shape[1]}; the pyramid needs at least 32 x 32 pixels.")
+    target = gaussian_pyramid(img[..., 0], CENTRES[0])[CENTRES[0]].shape
+
+    def conspicuity(features: list[np.ndarray]) -> np.ndarray:
+        return sum(_resize(normalize_map(f), target) for f in features)
+
+    gray = intensity(img)
+    rg, by = colour_opponents(img)
+    feats = {
+        "intensity": centre_surround(gray),
+        "colour": centre_surround(rg) + centre_surround(by),
+        "orientation": [m for o in orientation_maps(gray).values() for m in centre_surround(o)],
+    }
+    parts = {name: normalize_map(conspicuity(f)) for name, f in feats.items()}
+    total = sum(parts.values()) / 3
+    total = total / total.max() if total.max() > 0 else total
+    if return_parts:
+        return {"saliency": total, **parts, "features": feats}
+    return total
+
+
+def winner_take_all(saliency: np.ndarray, k: int = 5, radius: float = 3.0) -> list[tuple[int, int]]:
+    """The first ``k`` fixations (row, col) on a saliency map.
+
+    Each step the most salient place wins (winner-take-all); inhibition of return then suppresses a disk
+    of ``radius`` (in map pixels) around it, so attention moves on to the next place.
+    """
+    s = np.array(saliency, dtype=np.float64, copy=True)
+    if s.ndim != 2:
+        raise ValueError(f"Expected a 2-D saliency map, got shape {s.shape}.")
+    if k < 1 or radius <= 0:
+        raise ValueError(f"Need k >= 1 and radius > 0, got k={k}, radius={radius}.")
+    yy, xx = np.mgrid[:s.shape[0], :s.shape[1]]
+    path = []
+    for _ in range(k):
+        r, c = np.unravel_index(int(np.argmax(s)), s.shape)
+        path.append((int(r), int(c)))
+        s[(yy - r) ** 2 + (xx - c) ** 2 <= radius ** 2] = -np.inf
+    return path
+
+
+# ---------------------------------------------------------------- scenes
+
+def _grid_positions(n: int, size: int, rng) -> list[tuple[int, int]]:
+    step = size // n
+    jitter = step // 6
+    return [(int(step * (i + 0.5) + rng.integers(-jitter, jitter + 1)),
+             int(step * (j + 0.5) + rng.integers(-jitter, jitter + 1))) for i in range(n) for j in range(n)]
+
+
+def _draw_bar(img, centre, colour, horizontal: bool, length=11, width=3):
+    r, c = centre
+    hl, hw = (width // 2, length // 2) if horizontal else (length // 2, width // 2)
+    img[r - hl:r + hl + 1, c - hw:c + hw + 1] = colour
+
+
+def _scene(items, size):
+    img = np.zeros((size, size, 3), dtype=np.float64)
+    for centre, colour, horizontal in items:
+        _draw_bar(img, centre, colour, horizontal)
+    return img
+
+
+RED, GREEN = (1.0, 0.1, 0.1), (0.1, 0.8, 0.1)
+
+
+def bars_scene(n: int = 6, size: int = 128, seed: int = 0):
+    """Vertical green bars and one horizontal one. Returns (image, (row, col) of the odd bar)."""
+    rng = np.random.default_rng(seed)
+    pos = _grid_positions(n, size, rng)
+    odd = int(rng.integers(len(pos)))
+    return _scene([(p, GREEN, i == odd) for i, p in enumerate(pos)], size), pos[odd]
+
+
+def colour_scene(n: int = 6, size: int = 128, seed: int = 0):
+    """Vertical green bars and one red one. Returns (image, (row, col) of the red bar)."""
+    rng = np.random.default_rng(seed)
+    pos = _grid_positions(n, size, rng)
+    odd = int(rng.integers(len(pos)))
+    return _scene([(p, RED if i == odd else GREEN, False) for i, p in enumerate(pos)], size), pos[odd]
+
+
+def conjunction_scene(n: int = 6, size: int = 128, seed: int = 0):
+    """A red vertical target among red horizontal and green vertical bars: it differs from every
+    distractor only in the conjunction of colour and orientation. Returns (image, target, positions)."""
+    rng = np.random.default_rng(seed)
+    pos = _grid_positions(n, size, rng)
+    odd = int(rng.integers(len(pos)))
+    items = []
+    for i, p in enumerate(pos):
+        if i == odd:
+            items.append((p, RED, False))
+        elif rng.random() < 0.5:
+            items.append((p, RED, True))
+        else:
+            items.append((p, GREEN, False))
+    return _scene(items, size), pos[odd], pos
