@@ -19,6 +19,12 @@ __all__ = [
     "check_gradcam",
     "check_guided_relu",
     "check_guided_gradcam",
+    "check_peak",
+    "check_centre_surround",
+    "check_row_to_image",
+    "check_channel_means",
+    "check_dense_params",
+    "check_l2_penalty",
 ]
 
 
@@ -180,3 +186,107 @@ def check_guided_gradcam(answer, guided, cam) -> Feedback:
     if np.abs(want).max() > 0 and _close(got, want / np.abs(want).max()):
         return Feedback(True, "The product, normalised: sharp and class-specific.")
     return Feedback(False, "the values differ from guided * cam[..., None].")
+
+
+# ---------------------------------------------------------------- 01 saliency and attention
+
+def check_peak(answer, saliency) -> Feedback:
+    """``answer``: (row, col) of the most salient place of a 2-D ``saliency`` map."""
+    s = np.asarray(saliency)
+    want = tuple(int(v) for v in np.unravel_index(int(np.argmax(s)), s.shape))
+    if isinstance(answer, (int, np.integer)):
+        return Feedback(False, f"{int(answer)} is a flat index into the raveled map; turn it into (row, col) "
+                               "with np.unravel_index(index, saliency.shape).")
+    got = tuple(int(v) for v in np.asarray(answer).ravel())
+    if got == want:
+        return Feedback(True, f"The winner is at row {want[0]}, column {want[1]}: winner-take-all picked it.")
+    if got == want[::-1]:
+        return Feedback(False, "row and column are swapped: numpy indexes (row, col), i.e. (y, x).")
+    return Feedback(False, f"(row, col) = {got} is not the largest value of the map.")
+
+
+def check_centre_surround(answer, centre, surround) -> Feedback:
+    """``answer``: the centre-surround map |centre - surround| (both maps at the centre's resolution)."""
+    got, c, s = _array(answer, "answer"), np.asarray(centre, np.float64), np.asarray(surround, np.float64)
+    want = np.abs(c - s)
+    if (hint := _shape_hint(got, want, "answer")) is not None:
+        return hint
+    if _close(got, want):
+        return Feedback(True, "A place stands out when it differs from its surround, in either direction.")
+    if _close(got, c - s) or _close(got, s - c):
+        return Feedback(False, "the map has negative values: take the absolute difference, because a dark "
+                               "spot on a bright ground stands out as much as a bright one on a dark ground.")
+    if _close(got, c) or _close(got, s):
+        return Feedback(False, "this is one of the two maps; the feature map is their difference.")
+    return Feedback(False, "the values differ from np.abs(centre - surround).")
+
+
+# ---------------------------------------------------------------- 02 CIFAR-10 on disk
+
+def check_row_to_image(answer, row) -> Feedback:
+    """``answer``: the 32 x 32 x 3 image rebuilt from one 3,072-value row of a CIFAR-10 batch."""
+    got, row = _array(answer, "answer"), np.asarray(row)
+    want = row.reshape(3, 32, 32).transpose(1, 2, 0)
+    if got.shape == (3, 32, 32):
+        return Feedback(False, "the shape is (3, 32, 32): channels first, as stored. Move the channel axis to "
+                               "the end with .transpose(1, 2, 0) for (32, 32, 3).")
+    if (hint := _shape_hint(got, want.astype(np.float64), "answer")) is not None:
+        return hint
+    if np.array_equal(got, want):
+        return Feedback(True, "Reshape to (3, 32, 32) (R, G, B planes), then put the channels last.")
+    if np.array_equal(got, row.reshape(32, 32, 3)):
+        return Feedback(False, "reshaping straight to (32, 32, 3) assumes the values are interleaved R, G, B, "
+                               "R, G, B...; they are stored as 1,024 reds, then 1,024 greens, then 1,024 blues.")
+    if np.array_equal(got, row.reshape(3, 32, 32).transpose(2, 1, 0)):
+        return Feedback(False, "rows and columns are swapped (the image is transposed): use .transpose(1, 2, 0).")
+    return Feedback(False, "the pixels differ from row.reshape(3, 32, 32).transpose(1, 2, 0).")
+
+
+def check_channel_means(answer, images) -> Feedback:
+    """``answer``: the mean of each colour channel over all ``images`` (N, 32, 32, 3), on the 0-1 scale."""
+    got, x = _array(answer, "answer"), np.asarray(images)
+    want = x.reshape(-1, 3).mean(axis=0) / 255.0
+    if got.ndim == 0:
+        return Feedback(False, "one number: you averaged over the channels too. Average over images, rows and "
+                               "columns only: axis=(0, 1, 2).")
+    if (hint := _shape_hint(got, want, "answer")) is not None:
+        return hint
+    if _close(got, want, rtol=1e-3):
+        return Feedback(True, "These are the numbers the model's Normalization layer subtracts.")
+    if _close(got, want * 255.0, rtol=1e-3):
+        return Feedback(False, "these are on the 0-255 scale; divide by 255 for the 0-1 scale.")
+    return Feedback(False, "the values differ from the per-channel means over axis=(0, 1, 2), divided by 255.")
+
+
+# ---------------------------------------------------------------- 03 a CNN with GAP
+
+def check_dense_params(answer, inputs: int, units: int) -> Feedback:
+    """``answer``: the number of parameters of a Dense layer with ``inputs`` inputs and ``units`` outputs."""
+    if answer is None or answer is Ellipsis:
+        raise TypeError("answer is still empty: replace the ... with your code and run the cell again.")
+    got, want = int(answer), inputs * units + units
+    if got == want:
+        return Feedback(True, f"{inputs} x {units} weights plus {units} biases = {want:,}.")
+    if got == inputs * units:
+        return Feedback(False, f"you counted the {inputs * units:,} weights; each output unit also has a bias.")
+    if got == inputs + units:
+        return Feedback(False, "every input connects to every output: multiply, don't add.")
+    return Feedback(False, f"{got:,} is not inputs x units + units.")
+
+
+def check_l2_penalty(answer, weights, lam: float) -> Feedback:
+    """``answer``: the L2 penalty lam * sum(w**2) over the arrays in ``weights``."""
+    if answer is None or answer is Ellipsis:
+        raise TypeError("answer is still empty: replace the ... with your code and run the cell again.")
+    got = float(answer)
+    sq = sum(float((np.asarray(w, np.float64) ** 2).sum()) for w in weights)
+    want = lam * sq
+    if np.isclose(got, want, rtol=1e-4):
+        return Feedback(True, "lambda times the sum of the squared weights: large weights cost more.")
+    if np.isclose(got, sq, rtol=1e-4):
+        return Feedback(False, "multiply by lambda, the strength of the penalty.")
+    if np.isclose(got, lam * np.sqrt(sq), rtol=1e-4):
+        return Feedback(False, "that is lambda times the L2 *norm*; the penalty uses the squared norm, sum(w**2).")
+    if np.isclose(got, lam * sum(float(np.abs(np.asarray(w)).sum()) for w in weights), rtol=1e-4):
+        return Feedback(False, "that is the L1 penalty (absolute values); L2 squares the weights.")
+    return Feedback(False, "the value differs from lam * sum((w ** 2).sum() for w in weights).")

@@ -17,7 +17,7 @@ import numpy as np
 
 __all__ = [
     "intensity", "colour_opponents", "gabor_kernel", "orientation_maps", "gaussian_pyramid",
-    "centre_surround", "normalize_map", "saliency_map", "winner_take_all",
+    "centre_surround", "normalize_map", "saliency_map", "feature_map", "top_down_saliency", "winner_take_all",
     "bars_scene", "colour_scene", "conjunction_scene",
 ]
 
@@ -166,6 +166,39 @@ def saliency_map(image, return_parts: bool = False):
     if return_parts:
         return {"saliency": total, **parts, "features": feats}
     return total
+
+
+FEATURES = ("red", "green", "blue", "yellow", "bright", "horizontal", "diagonal_45", "vertical", "diagonal_135")
+
+
+def feature_map(image, feature: str) -> np.ndarray:
+    """The normalised centre-surround map of one specific feature (e.g. 'red', 'vertical'), at the
+    saliency map's resolution. Bottom-up saliency pools opposite features ('red' and 'green' both raise the
+    colour map); a task can ask for one of them."""
+    if feature not in FEATURES:
+        raise ValueError(f"Unknown feature {feature!r}; choose one of {', '.join(FEATURES)}.")
+    img = _as_float_image(image)
+    gray = intensity(img)
+    if feature in ("red", "green", "blue", "yellow"):
+        rg, by = colour_opponents(img)
+        source = {"red": rg, "green": -rg, "blue": by, "yellow": -by}[feature]
+        source = np.maximum(source, 0)
+    elif feature == "bright":
+        source = gray
+    else:
+        angle = {"horizontal": 0, "diagonal_45": 45, "vertical": 90, "diagonal_135": 135}[feature]
+        source = np.abs(_convolve(gray, gabor_kernel(angle)))
+    target = gaussian_pyramid(img[..., 0], CENTRES[0])[CENTRES[0]].shape
+    return normalize_map(sum(_resize(normalize_map(m), target) for m in centre_surround(source)))
+
+
+def top_down_saliency(image, gains: dict[str, float], bottom_up_weight: float = 1.0) -> np.ndarray:
+    """A task-driven map: bottom-up saliency plus the feature maps the task asks for, each times its gain
+    (in the spirit of guided search: Wolfe, 1994; Navalpakkam & Itti, 2005). Scaled to a maximum of 1."""
+    total = bottom_up_weight * saliency_map(image)
+    for feature, gain in gains.items():
+        total = total + gain * feature_map(image, feature)
+    return total / total.max() if total.max() > 0 else total
 
 
 def winner_take_all(saliency: np.ndarray, k: int = 5, radius: float = 3.0) -> list[tuple[int, int]]:

@@ -75,3 +75,49 @@ def test_check_guided_gradcam():
     assert X.check_guided_gradcam(g * cam[..., None], g, cam).passed
     _fails_with(X.check_guided_gradcam(g + cam[..., None], g, cam), "multiplies")
     _fails_with(X.check_guided_gradcam(g, g, cam[:8, :8]), "upsample")
+
+
+def test_check_peak():
+    s = np.zeros((10, 12)); s[3, 8] = 1
+    assert X.check_peak((3, 8), s).passed
+    _fails_with(X.check_peak((8, 3), s), "swapped")
+    _fails_with(X.check_peak(int(np.argmax(s)), s), "flat index")
+    _fails_with(X.check_peak((0, 0), s), "not the largest")
+
+
+def test_check_centre_surround():
+    c, s = rng.random((8, 8)), rng.random((8, 8))
+    assert X.check_centre_surround(np.abs(c - s), c, s).passed
+    _fails_with(X.check_centre_surround(c - s, c, s), "absolute difference")
+    _fails_with(X.check_centre_surround(c, c, s), "difference")
+
+
+def test_check_row_to_image():
+    row = rng.integers(0, 256, 3072).astype(np.uint8)
+    right = row.reshape(3, 32, 32).transpose(1, 2, 0)
+    assert X.check_row_to_image(right, row).passed
+    _fails_with(X.check_row_to_image(row.reshape(32, 32, 3), row), "interleaved")
+    _fails_with(X.check_row_to_image(row.reshape(3, 32, 32), row), "channels first")
+    _fails_with(X.check_row_to_image(row.reshape(3, 32, 32).transpose(2, 1, 0), row), "transposed")
+
+
+def test_check_channel_means():
+    x = rng.integers(0, 256, (20, 32, 32, 3)).astype(np.uint8)
+    assert X.check_channel_means(x.mean(axis=(0, 1, 2)) / 255, x).passed
+    _fails_with(X.check_channel_means(x.mean(axis=(0, 1, 2)), x), "0-255")
+    _fails_with(X.check_channel_means(x.mean() / 255, x), "over the channels")
+
+
+def test_check_dense_params():
+    assert X.check_dense_params(16384 * 10 + 10, 16384, 10).passed
+    _fails_with(X.check_dense_params(16384 * 10, 16384, 10), "bias")
+    _fails_with(X.check_dense_params(16394, 16384, 10), "multiply")
+
+
+def test_check_l2_penalty():
+    ws = [rng.normal(size=(3, 3)), rng.normal(size=4)]
+    sq = sum((w ** 2).sum() for w in ws)
+    assert X.check_l2_penalty(0.1 * sq, ws, 0.1).passed
+    _fails_with(X.check_l2_penalty(sq, ws, 0.1), "multiply by lambda")
+    _fails_with(X.check_l2_penalty(0.1 * np.sqrt(sq), ws, 0.1), "squared norm")
+    _fails_with(X.check_l2_penalty(0.1 * sum(np.abs(w).sum() for w in ws), ws, 0.1), "L1")

@@ -75,3 +75,16 @@ def test_bad_input():
         S.saliency_map(np.zeros((64, 64)))
     with pytest.raises(ValueError, match="at least 32"):
         S.saliency_map(np.zeros((16, 16, 3)))
+
+
+def test_top_down_gains_find_the_conjunction_target():
+    """Guided search: asking for 'red' and 'vertical' together finds the red vertical target that
+    bottom-up saliency misses."""
+    hits = 0
+    for seed in range(20):
+        img, target, positions = S.conjunction_scene(seed=seed)
+        guided = S.top_down_saliency(img, {"red": 1.0, "vertical": 1.0}, bottom_up_weight=0.0)
+        hits += positions[_nearest(_peak(guided), positions)] == target
+    assert hits >= 15, hits
+    with pytest.raises(ValueError, match="Unknown feature"):
+        S.feature_map(img, "purple")
