@@ -1,7 +1,8 @@
 """The course's performance figures, all measured in one run, printed as a Markdown table.
 
     python benchmarks/run.py            # CIFAR10_PATH must point at the data; tf-keras-vis 0.8.7 optional
-    python benchmarks/run.py --quick    # fewer repeats
+    python benchmarks/run.py --quick    # fewer repeats, no notebooks, no test suite
+    python benchmarks/run.py --full     # also time every notebook and the whole `pytest --nbval` run
 
 Each figure is the median over repeats, after a warm-up call (tracing and compilation are excluded: a
 slider pays them once, when the explainer is built). Ratios compare figures of the same run, so they hold
@@ -60,6 +61,7 @@ def bench_loading(repeats: int) -> dict:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--full", action="store_true", help="also time the notebooks and the whole test run")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
     repeats = 3 if args.quick else 7
@@ -135,6 +137,55 @@ def main(argv=None) -> None:
         figures[f"{name}_1"] = t
         aim = "aim: at most 60 ms" if name == "guided Grad-CAM" else "aim: at most 20 ms"
         rows.append((f"{name}, one image (a slider moves)", f"{t * 1e3:.1f} ms", aim))
+
+    # ---------------------------------------------------------------- the explorer's callback
+    import matplotlib
+
+    matplotlib.use("Agg")
+    explorer = cu.widgets.Explorer(model, x_test[:100])
+    box = explorer.widget(index=0, method="Grad-CAM")
+    redraws, computes, renders = [], [], []
+    for i in range(max(repeats * 2, 10)):
+        box.controls["class"].value = i % 10          # as a learner moving the class control
+        redraws.append(box.last_redraw_ms)
+        t = time.perf_counter()
+        explorer.compute(0, i % 10, "conv4", "Grad-CAM")
+        computes.append(1e3 * (time.perf_counter() - t))
+        t = time.perf_counter()
+        explorer.render(0, i % 10, "conv4", "Grad-CAM")
+        renders.append(1e3 * (time.perf_counter() - t))
+    redraw, compute = statistics.median(redraws[1:]), statistics.median(computes[1:])
+    render = statistics.median(renders[1:]) - compute
+    figures["widget_callback_ms"] = redraw
+    rows.append(("Explorer callback: class changed -> new picture ready", f"{redraw:.0f} ms",
+                 f"aim: at most 150 ms; the explanation takes {compute:.0f} ms, redrawing the figure and "
+                 f"encoding the PNG about {render:.0f} ms"))
+
+    # ---------------------------------------------------------------- notebooks and the whole test run
+    if args.full:
+        import shutil
+        import tempfile
+        from pathlib import Path
+
+        from course_utils.notebooks import execute
+
+        root = Path(HERE).parent
+        with tempfile.TemporaryDirectory() as tmp:
+            for nb in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+                copy = Path(tmp) / nb.name
+                shutil.copy(nb, copy)
+                seconds = execute(copy)
+                figures[f"notebook_{nb.stem}"] = seconds
+                aim = "aim: under 3 min" if nb.name.startswith("03") else "aim: under 1 min"
+                rows.append((f"Notebook `{nb.name}`, executed top to bottom", f"{seconds:.0f} s", aim))
+        t = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "pytest", "--nbval", "notebooks", "tests", "-q",
+                               "-p", "no:cacheprovider"], cwd=root, capture_output=True, text=True)
+        seconds = time.perf_counter() - t
+        summary = (done.stdout.strip().splitlines() or ["?"])[-1]
+        figures["pytest_nbval_s"] = seconds
+        rows.append(("Whole `pytest --nbval notebooks tests` run", f"{seconds / 60:.1f} min",
+                     summary.strip("= ")))
 
     print(f"Measured on: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}, "
           f"TensorFlow {tf.__version__}; medians of {repeats} or more repeats\n")

@@ -24,7 +24,7 @@ def figure_png(fig) -> bytes:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
+    fig.savefig(buf, format="png")
     plt.close(fig)
     return buf.getvalue()
 
@@ -49,7 +49,7 @@ def interact_figure(plot, layout=None, **controls):
     """Like ``ipywidgets.interact``, for a function that returns a matplotlib figure.
 
     ``plot(**values)`` is called with the controls' current values at once and whenever one changes; its
-    figure is shown as a PNG in an ``ipywidgets.Image``. Unlike ``interact``, nothing is printed into an
+    figure (or the PNG bytes it returns) is shown in an ``ipywidgets.Image``. Unlike ``interact``, nothing is printed into an
     Output widget, so the notebook stores the same outputs however it is run (JupyterLab, nbclient,
     nbval), and a browser test can read the picture's bytes. ``layout``: rows of control names
     (default: all in one row).
@@ -61,7 +61,8 @@ def interact_figure(plot, layout=None, **controls):
 
     def redraw(_=None):
         start = time.perf_counter()
-        picture.value = figure_png(plot(**{name: c.value for name, c in controls.items()}))
+        out = plot(**{name: c.value for name, c in controls.items()})
+        picture.value = out if isinstance(out, bytes) else figure_png(out)
         box.last_redraw_ms = 1e3 * (time.perf_counter() - start)
 
     rows = layout or [list(controls)]
@@ -156,8 +157,68 @@ class Explorer:
             ax1.axis("off")
         else:
             viz.show_heatmap(ax1, self.images[index], r["map"], title=f"{method} for '{name}' at {r['layer']}")
-        fig.tight_layout()
+        fig.subplots_adjust(left=0.02, right=0.92, top=0.82, bottom=0.03, wspace=0.15)  # fixed: no layout pass
         return fig
+
+    def _title(self, index: int, r: dict) -> str:
+        probs = np.exp(r["logits"] - r["logits"].max())
+        probs /= probs.sum()
+        top = np.argsort(probs)[::-1][:3]
+        truth = f"true: {self.class_names[self.labels[index]]}\n" if self.labels is not None else ""
+        return truth + "top 3: " + ", ".join(f"{self.class_names[c]} {probs[c]:.0%}" for c in top)
+
+    def render(self, index: int, class_index: int | None = None, layer: str | None = None,
+               method: str = "Grad-CAM") -> bytes:
+        """The picture of :meth:`figure` as PNG bytes, drawn on one figure that is kept and updated
+        (new pixels and titles only), which is what makes a slider responsive."""
+        import matplotlib.pyplot as plt
+
+        r = self.compute(index, class_index, layer, method)
+        if not hasattr(self, "_canvas"):
+            fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(7.2, 3.4))
+            plt.close(fig)  # drawn to PNG only, never shown by the notebook's backend
+            blank = np.zeros(self.images.shape[1:3])
+            art = {
+                "image": ax0.imshow(self.images[0].astype(np.uint8)),
+                "base": ax1.imshow(self.images[0].astype(np.uint8)),
+                "heat": ax1.imshow(blank, cmap=viz.CMAP, alpha=viz.ALPHA, vmin=0, vmax=1, interpolation="bilinear"),
+                "note": ax1.text(0.5, 0.5, "", ha="center", va="center", fontsize=8, transform=ax1.transAxes),
+            }
+            art["bar"] = fig.colorbar(art["heat"], ax=ax1, fraction=0.046, pad=0.04)
+            for ax in (ax0, ax1):
+                ax.axis("off")
+            fig.subplots_adjust(left=0.02, right=0.92, top=0.82, bottom=0.03, wspace=0.15)
+            self._canvas = (fig, ax0, ax1, art)
+        fig, ax0, ax1, art = self._canvas
+        img = self.images[index].astype(np.uint8)
+        art["image"].set_data(img)
+        ax0.set_title(self._title(index, r), fontsize=8, fontweight="normal")
+        name = self.class_names[r["class_index"]]
+        heat_visible = r["error"] is None and r["kind"] == "heat"
+        if r["error"]:
+            art["base"].set_data(img)
+            art["base"].set_alpha(0.3)
+            art["note"].set_text("CAM cannot explain this layer:\nit needs GAP -> Dense right after it.\n"
+                                 "Pick the last layer, or Grad-CAM.")
+            ax1.set_title(f"{method} for '{name}' at {r['layer']}")
+        elif r["kind"] == "gradient":
+            art["base"].set_data(viz.gradient_image(r["map"]))
+            art["base"].set_alpha(1.0)
+            art["note"].set_text("")
+            ax1.set_title(f"{method} for '{name}'")
+        else:
+            art["base"].set_data(img)
+            art["base"].set_alpha(1.0)
+            art["heat"].set_data(r["map"])
+            art["note"].set_text("")
+            ax1.set_title(f"{method} for '{name}' at {r['layer']}")
+        art["heat"].set_visible(heat_visible)
+        art["bar"].ax.set_visible(heat_visible)
+        import io
+
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        return buf.getvalue()
 
     def widget(self, index: int = 0, method: str = "Grad-CAM", class_index: int = PREDICTED,
                layer: str | None = None):
@@ -173,10 +234,10 @@ class Explorer:
             "method": w.Dropdown(options=list(explain.METHODS), value=method, description="method"),
         }
 
-        def plot(**v):
-            return self.figure(v["image"], v["class"], v["layer"], v["method"])
+        def png(**v):
+            return self.render(v["image"], v["class"], v["layer"], v["method"])
 
-        return interact_figure(plot, layout=[["image", "class"], ["layer", "method"]], **controls)
+        return interact_figure(png, layout=[["image", "class"], ["layer", "method"]], **controls)
 
 
 def feature_map_figure(image, A, weights, k: int, class_name: str = ""):
