@@ -33,6 +33,7 @@ __all__ = [
     "build_course_cnn",
     "fold_batch_norm",
     "load_course_model",
+    "any_size",
     "load_model_card",
 ]
 
@@ -139,6 +140,21 @@ def fold_batch_norm(trained, weight_decay: float = 2.5e-4):
             src = trained.get_layer("logits")
             layer.set_weights([np.asarray(w, dtype=np.float32) for w in src.get_weights()])
     return deployed
+
+
+def any_size(model):
+    """A copy of a fully convolutional ``model`` that takes images of any size (N, H, W, 3).
+
+    The course model has no Flatten: its convolutions, pooling and GAP work on any size, so the same
+    weights classify a 64 x 64 mosaic (notebook 07). The copy shares nothing with ``model``.
+    """
+    import keras
+
+    config = model.get_config()
+    config["layers"][0]["config"]["batch_shape"] = [None, None, None, config["layers"][0]["config"]["batch_shape"][-1]]
+    copy = keras.Model.from_config(config)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def load_course_model(path: str | Path | None = None):

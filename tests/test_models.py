@@ -86,3 +86,12 @@ def test_shipped_model_accuracy_on_the_official_test_set(course_model, cifar10):
     accuracy = float((logits.argmax(1) == y_test).mean())
     assert accuracy >= 0.90, accuracy
     assert accuracy == pytest.approx(M.load_model_card()["test_accuracy"], abs=1e-3)
+
+
+def test_any_size_copy_classifies_a_mosaic_like_its_tiles(course_model, test_images):
+    x, _ = test_images
+    big = M.any_size(course_model)
+    mosaic = cu.metrics.make_mosaic(x[:4])
+    assert big.predict(mosaic[None], verbose=0).shape == (1, 10)
+    np.testing.assert_allclose(big.predict(x[:4], verbose=0), course_model.predict(x[:4], verbose=0), rtol=1e-4, atol=1e-4)
+    assert cu.explain.GradCAM(big, value_range=(0, 255))(mosaic).shape == (1, 64, 64)
