@@ -25,7 +25,24 @@ __all__ = [
     "check_channel_means",
     "check_dense_params",
     "check_l2_penalty",
+    "check_tile_of_max",
+    "check_auc",
+    "check_top3",
 ]
+
+
+def _needs_answer(check):
+    """Every checker first makes sure the learner replaced the ``...`` stub."""
+    import functools
+
+    @functools.wraps(check)
+    def wrapper(answer, *args, **kwargs):
+        if answer is None or answer is Ellipsis:
+            raise TypeError("Your answer is still empty: replace the ... in the cell above with your code, "
+                            "run it, then run this check again.")
+        return check(answer, *args, **kwargs)
+
+    return wrapper
 
 
 @dataclass
@@ -65,6 +82,7 @@ def _shape_hint(got, want, what: str) -> Feedback | None:
 
 # ---------------------------------------------------------------- 04 CAM
 
+@_needs_answer
 def check_gap(pooled, A) -> Feedback:
     """``pooled``: the learner's global average pooling of feature maps ``A`` (h, w, K) -> (K,)."""
     got, A = _array(pooled, "pooled"), np.asarray(A, dtype=np.float64)
@@ -84,6 +102,7 @@ def check_gap(pooled, A) -> Feedback:
     return Feedback(False, "the values differ from the mean of each feature map over its h x w positions.")
 
 
+@_needs_answer
 def check_cam(cam, A, w_c) -> Feedback:
     """``cam``: the learner's class activation map (h, w) = sum_k w_c[k] * A[..., k]."""
     got, A, w_c = _array(cam, "cam"), np.asarray(A, np.float64), np.asarray(w_c, np.float64)
@@ -109,6 +128,7 @@ def check_cam(cam, A, w_c) -> Feedback:
 
 # ---------------------------------------------------------------- 05 Grad-CAM
 
+@_needs_answer
 def check_alpha(alpha, grads) -> Feedback:
     """``alpha``: the learner's Grad-CAM weights (K,) from gradients ``grads`` = dy^c/dA of shape (h, w, K)."""
     got, g = _array(alpha, "alpha"), np.asarray(grads, np.float64)
@@ -129,6 +149,7 @@ def check_alpha(alpha, grads) -> Feedback:
     return Feedback(False, "the values differ from the mean of grads over axes (0, 1).")
 
 
+@_needs_answer
 def check_gradcam(cam, A, alpha) -> Feedback:
     """``cam``: the learner's Grad-CAM map (h, w) = ReLU(sum_k alpha[k] * A[..., k])."""
     got, A, alpha = _array(cam, "cam"), np.asarray(A, np.float64), np.asarray(alpha, np.float64)
@@ -151,6 +172,7 @@ def check_gradcam(cam, A, alpha) -> Feedback:
 
 # ---------------------------------------------------------------- 06 guided backpropagation
 
+@_needs_answer
 def check_guided_relu(grad_in, x, grad_out) -> Feedback:
     """``grad_in``: the gradient a guided ReLU passes back, given forward input ``x`` and incoming
     gradient ``grad_out`` (same shapes)."""
@@ -169,6 +191,7 @@ def check_guided_relu(grad_in, x, grad_out) -> Feedback:
     return Feedback(False, "compare each entry with the rule: grad_out where x > 0 and grad_out > 0, else 0.")
 
 
+@_needs_answer
 def check_guided_gradcam(answer, guided, cam) -> Feedback:
     """``answer``: guided Grad-CAM (H, W, 3) from guided backpropagation (H, W, 3) and Grad-CAM (h, w)."""
     got, g, cam = _array(answer, "answer"), np.asarray(guided, np.float64), np.asarray(cam, np.float64)
@@ -190,6 +213,7 @@ def check_guided_gradcam(answer, guided, cam) -> Feedback:
 
 # ---------------------------------------------------------------- 01 saliency and attention
 
+@_needs_answer
 def check_peak(answer, saliency) -> Feedback:
     """``answer``: (row, col) of the most salient place of a 2-D ``saliency`` map."""
     s = np.asarray(saliency)
@@ -205,6 +229,7 @@ def check_peak(answer, saliency) -> Feedback:
     return Feedback(False, f"(row, col) = {got} is not the largest value of the map.")
 
 
+@_needs_answer
 def check_centre_surround(answer, centre, surround) -> Feedback:
     """``answer``: the centre-surround map |centre - surround| (both maps at the centre's resolution)."""
     got, c, s = _array(answer, "answer"), np.asarray(centre, np.float64), np.asarray(surround, np.float64)
@@ -223,6 +248,7 @@ def check_centre_surround(answer, centre, surround) -> Feedback:
 
 # ---------------------------------------------------------------- 02 CIFAR-10 on disk
 
+@_needs_answer
 def check_row_to_image(answer, row) -> Feedback:
     """``answer``: the 32 x 32 x 3 image rebuilt from one 3,072-value row of a CIFAR-10 batch."""
     got, row = _array(answer, "answer"), np.asarray(row)
@@ -242,6 +268,7 @@ def check_row_to_image(answer, row) -> Feedback:
     return Feedback(False, "the pixels differ from row.reshape(3, 32, 32).transpose(1, 2, 0).")
 
 
+@_needs_answer
 def check_channel_means(answer, images) -> Feedback:
     """``answer``: the mean of each colour channel over all ``images`` (N, 32, 32, 3), on the 0-1 scale."""
     got, x = _array(answer, "answer"), np.asarray(images)
@@ -260,6 +287,7 @@ def check_channel_means(answer, images) -> Feedback:
 
 # ---------------------------------------------------------------- 03 a CNN with GAP
 
+@_needs_answer
 def check_dense_params(answer, inputs: int, units: int) -> Feedback:
     """``answer``: the number of parameters of a Dense layer with ``inputs`` inputs and ``units`` outputs."""
     if answer is None or answer is Ellipsis:
@@ -274,6 +302,7 @@ def check_dense_params(answer, inputs: int, units: int) -> Feedback:
     return Feedback(False, f"{got:,} is not inputs x units + units.")
 
 
+@_needs_answer
 def check_l2_penalty(answer, weights, lam: float) -> Feedback:
     """``answer``: the L2 penalty lam * sum(w**2) over the arrays in ``weights``."""
     if answer is None or answer is Ellipsis:
@@ -290,3 +319,61 @@ def check_l2_penalty(answer, weights, lam: float) -> Feedback:
     if np.isclose(got, lam * sum(float(np.abs(np.asarray(w)).sum()) for w in weights), rtol=1e-4):
         return Feedback(False, "that is the L1 penalty (absolute values); L2 squares the weights.")
     return Feedback(False, "the value differs from lam * sum((w ** 2).sum() for w in weights).")
+
+
+# ---------------------------------------------------------------- 07 evaluating explanations
+
+@_needs_answer
+def check_tile_of_max(answer, saliency) -> Feedback:
+    """``answer``: the tile (0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right) of a 2 x 2 mosaic
+    in which the maximum of ``saliency`` (2h, 2w) lies."""
+    s = np.asarray(saliency)
+    r, c = np.unravel_index(int(np.argmax(s)), s.shape)
+    half_r, half_c = s.shape[0] // 2, s.shape[1] // 2
+    want = int(r >= half_r) * 2 + int(c >= half_c)
+    if answer is None or answer is Ellipsis:
+        raise TypeError("answer is still empty: replace the ... with your code and run the cell again.")
+    got = int(answer)
+    if got == want:
+        return Feedback(True, f"The maximum is at (row {r}, col {c}): tile {want}.")
+    if got == int(c >= half_c) * 2 + int(r >= half_r):
+        return Feedback(False, "rows and columns are swapped: the tile is 2 * (row in bottom half) + (col in right half).")
+    return Feedback(False, f"the maximum is at (row {r}, col {c}); which quarter of the {s.shape} map is that?")
+
+
+@_needs_answer
+def check_auc(answer, fractions, curve) -> Feedback:
+    """``answer``: the area under ``curve`` sampled at ``fractions`` (trapezoid rule)."""
+    if answer is None or answer is Ellipsis:
+        raise TypeError("answer is still empty: replace the ... with your code and run the cell again.")
+    f, y = np.asarray(fractions, np.float64), np.asarray(curve, np.float64)
+    want = float(np.sum((y[1:] + y[:-1]) / 2 * np.diff(f)))
+    got = float(answer)
+    if np.isclose(got, want, rtol=1e-6, atol=1e-9):
+        return Feedback(True, "The trapezoid rule: average neighbouring heights, times the step.")
+    if np.isclose(got, y.sum(), rtol=1e-6):
+        return Feedback(False, "you summed the heights; multiply each by the width of its step (here "
+                               f"{np.diff(f)[0]:g}), or use the trapezoid rule.")
+    if np.isclose(got, y.mean(), rtol=1e-6):
+        return Feedback(False, "the mean of the heights counts both end points fully; the trapezoid rule gives "
+                               "them half weight.")
+    return Feedback(False, "compare with np.sum((curve[1:] + curve[:-1]) / 2 * np.diff(fractions)).")
+
+
+# ---------------------------------------------------------------- 08 explain your own image
+
+@_needs_answer
+def check_top3(answer, logits, class_names) -> Feedback:
+    """``answer``: the names of the three most likely classes, most likely first."""
+    y = np.asarray(logits, np.float64).ravel()
+    want = [class_names[i] for i in np.argsort(y)[::-1][:3]]
+    got = list(answer) if not isinstance(answer, str) else [answer]
+    if got == want:
+        return Feedback(True, "The softmax keeps the order of the logits, so the top 3 can be read off the logits.")
+    if got == [class_names[i] for i in np.argsort(y)[:3]]:
+        return Feedback(False, "these are the three *least* likely: sort in descending order (np.argsort(...)[::-1]).")
+    if sorted(got) == sorted(want):
+        return Feedback(False, "the right three classes, in the wrong order: most likely first.")
+    if all(isinstance(g, (int, np.integer)) for g in got):
+        return Feedback(False, "these are class indices; turn them into names with class_names[i].")
+    return Feedback(False, f"the three largest logits are not {got}.")

@@ -24,7 +24,7 @@ def test_check_gap():
     _fails_with(X.check_gap(A.mean(axis=-1), A), "averaged over the channels")
     _fails_with(X.check_gap(A.max(axis=(0, 1)), A), "global *max* pooling")
     _fails_with(X.check_gap(A.mean(axis=(0, 1)) + 1, A), "differ")
-    with pytest.raises(TypeError, match="replace the ..."):
+    with pytest.raises(TypeError, match=r"replace the \.\.\."):
         X.check_gap(..., A)
 
 
@@ -121,3 +121,27 @@ def test_check_l2_penalty():
     _fails_with(X.check_l2_penalty(sq, ws, 0.1), "multiply by lambda")
     _fails_with(X.check_l2_penalty(0.1 * np.sqrt(sq), ws, 0.1), "squared norm")
     _fails_with(X.check_l2_penalty(0.1 * sum(np.abs(w).sum() for w in ws), ws, 0.1), "L1")
+
+
+def test_check_tile_of_max():
+    s = np.zeros((64, 64)); s[10, 50] = 1          # top-right: tile 1
+    assert X.check_tile_of_max(1, s).passed
+    _fails_with(X.check_tile_of_max(2, s), "swapped")
+    _fails_with(X.check_tile_of_max(3, s), "which quarter")
+
+
+def test_check_auc():
+    f = np.linspace(0, 1, 5)
+    y = np.array([1.0, 0.6, 0.3, 0.2, 0.1])
+    assert X.check_auc(np.sum((y[1:] + y[:-1]) / 2 * np.diff(f)), f, y).passed
+    _fails_with(X.check_auc(y.sum(), f, y), "summed the heights")
+    _fails_with(X.check_auc(y.mean(), f, y), "trapezoid rule gives")
+
+
+def test_check_top3():
+    names = ["a", "b", "c", "d", "e"]
+    logits = np.array([0.1, 2.0, -1.0, 3.0, 1.0])
+    assert X.check_top3(["d", "b", "e"], logits, names).passed
+    _fails_with(X.check_top3(["c", "a", "e"], logits, names), "least")
+    _fails_with(X.check_top3(["b", "d", "e"], logits, names), "wrong order")
+    _fails_with(X.check_top3([3, 1, 4], logits, names), "indices")
