@@ -28,6 +28,7 @@ __all__ = [
     "check_tile_of_max",
     "check_auc",
     "check_top3",
+    "check_centre_crop",
 ]
 
 
@@ -377,3 +378,22 @@ def check_top3(answer, logits, class_names) -> Feedback:
     if all(isinstance(g, (int, np.integer)) for g in got):
         return Feedback(False, "these are class indices; turn them into names with class_names[i].")
     return Feedback(False, f"the three largest logits are not {got}.")
+
+
+@_needs_answer
+def check_centre_crop(answer, image) -> Feedback:
+    """``answer``: the largest square cut from the centre of ``image`` (H, W, 3)."""
+    got, img = np.asarray(answer), np.asarray(image)
+    h, w = img.shape[:2]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    want = img[top:top + side, left:left + side]
+    if got.shape[:2] != (side, side):
+        return Feedback(False, f"the crop is {got.shape[:2]}; the largest square is {side} x {side} "
+                               "(the shorter side).")
+    if np.array_equal(got, want):
+        return Feedback(True, f"rows {top}:{top + side}, columns {left}:{left + side}: the centre square.")
+    if np.array_equal(got, img[:side, :side]):
+        return Feedback(False, "this square starts at the top-left corner; centre it: start at "
+                               "((H - side) // 2, (W - side) // 2).")
+    return Feedback(False, "the pixels differ from the centre square of the image.")

@@ -12,7 +12,8 @@ import numpy as np
 
 from . import data, explain, viz
 
-__all__ = ["Explorer", "FigureControls", "interact_figure", "figure_png", "feature_map_figure"]
+__all__ = ["Explorer", "FigureControls", "interact_figure", "figure_png", "feature_map_figure",
+           "own_image_figure", "own_image_explorer"]
 
 PREDICTED = -1
 
@@ -260,3 +261,119 @@ def feature_map_figure(image, A, weights, k: int, class_name: str = ""):
     plt.colorbar(im, ax=ax1, fraction=0.046, pad=0.04)
     fig.tight_layout()
     return fig
+
+
+def own_image_figure(model, image, method: str = "Grad-CAM", class_index: int | None = None,
+                     layer: str | None = None, class_names=data.CLASS_NAMES, explainers: dict | None = None):
+    """Explain a photo of any size: it is centre-cropped and resized to the model's 32 x 32 input, explained,
+    and the map is laid over the photo's centre square at the photo's own size, with the top-3 classes.
+
+    ``explainers``: a dict used as a cache of built explainers (the explorer passes one).
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    from . import images
+
+    photo = np.asarray(image)
+    small = images.to_model_input(photo).astype(np.float32)
+    cache = {} if explainers is None else explainers
+    key = (method, layer)
+    if key not in cache:
+        cls = explain.METHODS[method]
+        cache[key] = cls(model, layer) if method in ("CAM", "Grad-CAM", "guided Grad-CAM") else cls(model)
+    class_index = None if class_index in (None, PREDICTED) else int(class_index)
+    ex = cache[key].explain(small, class_index)
+    logits = ex.logits[0]
+    probs = np.exp(logits - logits.max())
+    probs /= probs.sum()
+    top = np.argsort(probs)[::-1][:3]
+    h, w = photo.shape[:2]
+    side = min(h, w)
+    top_px, left_px = (h - side) // 2, (w - side) // 2
+    extent = (left_px - 0.5, left_px + side - 0.5, top_px + side - 0.5, top_px - 0.5)
+
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9, 3.8), gridspec_kw={"width_ratios": [3, 1.2]})
+    ax0.imshow(photo)
+    name = class_names[int(ex.class_index[0])]
+    if ex.maps.ndim == 3:
+        heat = ax0.imshow(ex.maps[0], cmap=viz.CMAP, alpha=viz.ALPHA, vmin=0, vmax=1, extent=extent,
+                          interpolation="bilinear")
+        plt.colorbar(heat, ax=ax0, fraction=0.046, pad=0.04)
+    else:
+        ax0.imshow(viz.gradient_image(ex.maps[0]), extent=extent, alpha=0.85)
+    ax0.add_patch(Rectangle((left_px - 0.5, top_px - 0.5), side, side, fill=False, color="white", lw=1, ls="--"))
+    ax0.set_xlim(-0.5, w - 0.5)
+    ax0.set_ylim(h - 0.5, -0.5)
+    ax0.set_title(f"{method} for '{name}' ({w} x {h} photo; dashed: what the model sees at 32 x 32)")
+    ax0.axis("off")
+    ax1.barh([class_names[c] for c in top[::-1]], probs[top[::-1]], color="tab:blue")
+    ax1.set_xlim(0, 1)
+    ax1.set_title("top 3 classes")
+    fig.tight_layout()
+    return fig
+
+
+def own_image_explorer(model, image=None, url: str = "", class_names=data.CLASS_NAMES):
+    """A URL box, an upload button, and method / class / layer controls over :func:`own_image_figure`.
+
+    Loading errors (unreachable address, not an image, too large) appear as a message under the controls.
+    Returns the widget box; ``box.load_url(url)`` does what the Load button does.
+    """
+    import ipywidgets as w
+
+    from . import images
+
+    state = {"image": None if image is None else np.asarray(image)}
+    cache: dict = {}
+    url_box = w.Text(value=url, placeholder="https://... an image address", description="URL",
+                     layout=w.Layout(width="420px"))
+    load = w.Button(description="Load", button_style="primary")
+    upload = w.FileUpload(accept="image/*", multiple=False, description="Upload")
+    method = w.Dropdown(options=list(explain.METHODS), value="Grad-CAM", description="method")
+    cls = w.Dropdown(options=[("predicted", PREDICTED)] + [(n, i) for i, n in enumerate(class_names)],
+                     value=PREDICTED, description="class")
+    layer = w.Dropdown(options=explain.conv_layers(model), value=explain.conv_layers(model)[-1], description="layer")
+    status = w.HTML(value="")
+    picture = w.Image(format="png")
+    FigureControls = _figure_controls_class()
+
+    def redraw(_=None):
+        if state["image"] is None:
+            status.value = "Load an image from a URL or upload one."
+            return
+        start = time.perf_counter()
+        try:
+            fig = own_image_figure(model, state["image"], method.value, cls.value, layer.value, class_names, cache)
+        except ValueError as err:          # e.g. CAM asked for an earlier layer
+            status.value = f"<span style='color:#b00'>{err}</span>"
+            return
+        picture.value = figure_png(fig)
+        status.value = ""
+        box.last_redraw_ms = 1e3 * (time.perf_counter() - start)
+
+    def set_image(source) -> None:
+        try:
+            state["image"] = images.load_image(source)
+        except images.ImageLoadError as err:
+            status.value = f"<span style='color:#b00'>{err}</span>"
+            return
+        redraw()
+
+    def on_load(_=None):
+        set_image(url_box.value.strip())
+
+    def on_upload(change):
+        if change["new"]:
+            set_image(change["new"])
+
+    load.on_click(on_load)
+    upload.observe(on_upload, names="value")
+    for control in (method, cls, layer):
+        control.observe(redraw, names="value")
+    controls = {"url": url_box, "load": load, "upload": upload, "method": method, "class": cls, "layer": layer}
+    box = FigureControls([w.HBox([url_box, load, upload]), w.HBox([method, cls, layer]), status, picture])
+    box.controls, box.picture, box.status, box.last_redraw_ms = controls, picture, status, None
+    box.load_url = lambda address: (setattr(url_box, "value", address), on_load())
+    redraw()
+    return box

@@ -145,3 +145,10 @@ def test_check_top3():
     _fails_with(X.check_top3(["c", "a", "e"], logits, names), "least")
     _fails_with(X.check_top3(["b", "d", "e"], logits, names), "wrong order")
     _fails_with(X.check_top3([3, 1, 4], logits, names), "indices")
+
+
+def test_check_centre_crop():
+    img = rng.integers(0, 256, (40, 60, 3))
+    assert X.check_centre_crop(img[:, 10:50], img).passed
+    _fails_with(X.check_centre_crop(img[:, :40], img), "top-left")
+    _fails_with(X.check_centre_crop(img[:30, 10:50], img), "largest square")

@@ -117,3 +117,34 @@ def test_to_model_input_crops_the_centre_and_resizes():
     assert small.min() == 255
     with pytest.raises(ValueError, match="RGB"):
         I.to_model_input(np.zeros((5, 5)))
+
+
+def test_own_image_explorer_loads_explains_and_reports_errors(server, course_model):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import course_utils as cu
+
+    box = cu.widgets.own_image_explorer(course_model)
+    assert "Load an image" in box.status.value and box.picture.value == b""
+    box.load_url(f"{server}/cat.png")
+    first = box.picture.value
+    assert first[:4] == b"\x89PNG" and box.status.value == ""
+    box.controls["class"].value = 8
+    assert box.picture.value != first
+    box.load_url(f"{server}/page.html")
+    assert "not an image" in box.status.value
+    box.controls["method"].value = "CAM"
+    box.controls["layer"].value = "res1"
+    assert "GradCAM" in box.status.value                  # CAM's limit, shown instead of a traceback
+
+
+def test_own_image_figure_overlays_the_centre_square(course_model):
+    import course_utils as cu
+
+    photo = np.random.default_rng(0).integers(0, 256, (90, 150, 3)).astype(np.uint8)
+    fig = cu.widgets.own_image_figure(course_model, photo, "Grad-CAM")
+    ax = fig.axes[0]
+    heat = ax.images[1]
+    assert heat.get_extent() == [29.5, 119.5, 89.5, -0.5]     # the 90 x 90 centre square of a 150-wide photo
+    assert "150 x 90 photo" in ax.get_title()
