@@ -22,6 +22,14 @@ MAX_BYTES = 10 * 2**20      # 10 MiB: far more than any photo needs at 32 x 32
 TIMEOUT_S = 10.0
 
 
+def _size(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
 class ImageLoadError(ValueError):
     """The source could not be read as an image."""
 
@@ -32,8 +40,8 @@ def _download(url: str, timeout: float, max_bytes: int) -> bytes:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             length = response.headers.get("Content-Length")
             if length is not None and int(length) > max_bytes:
-                raise ImageLoadError(f"{url} is {int(length) / 2**20:.1f} MiB; the limit is "
-                                     f"{max_bytes / 2**20:.0f} MiB. Use a smaller image or raise max_bytes.")
+                raise ImageLoadError(f"{url} is {_size(int(length))}; the limit is {_size(max_bytes)}. "
+                                     "Use a smaller image or raise max_bytes.")
             data = response.read(max_bytes + 1)
     except urllib.error.HTTPError as exc:
         raise ImageLoadError(f"{url} answered HTTP {exc.code} ({exc.reason}). Check the address in a browser.") from None
@@ -44,8 +52,8 @@ def _download(url: str, timeout: float, max_bytes: int) -> bytes:
         raise ImageLoadError(f"{url} did not answer within {timeout:g} s. Try again, or download the image "
                              "and pass its file path.") from None
     if len(data) > max_bytes:
-        raise ImageLoadError(f"{url} sent more than {max_bytes / 2**20:.0f} MiB; the limit is "
-                             f"{max_bytes / 2**20:.0f} MiB. Use a smaller image or raise max_bytes.")
+        raise ImageLoadError(f"{url} sent more than {_size(max_bytes)}, the limit. "
+                             "Use a smaller image or raise max_bytes.")
     return data
 
 
@@ -79,7 +87,7 @@ def load_image(source, timeout: float = TIMEOUT_S, max_bytes: int = MAX_BYTES) -
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
         if len(data) > max_bytes:
-            raise ImageLoadError(f"The data is {len(data) / 2**20:.1f} MiB; the limit is {max_bytes / 2**20:.0f} MiB.")
+            raise ImageLoadError(f"The data is {_size(len(data))}; the limit is {_size(max_bytes)}.")
         return _decode(data, "the data")
     if isinstance(source, (str, os.PathLike)):
         text = str(source)
@@ -93,7 +101,7 @@ def load_image(source, timeout: float = TIMEOUT_S, max_bytes: int = MAX_BYTES) -
                                  ". Check the path, or pass an http(s) URL.")
         size = path.stat().st_size
         if size > max_bytes:
-            raise ImageLoadError(f"{path} is {size / 2**20:.1f} MiB; the limit is {max_bytes / 2**20:.0f} MiB.")
+            raise ImageLoadError(f"{path} is {_size(size)}; the limit is {_size(max_bytes)}.")
         return _decode(path.read_bytes(), str(path))
     raise ImageLoadError(f"Cannot load an image from a {type(source).__name__}; expected a URL, a file path, "
                          "bytes, or the value of an ipywidgets.FileUpload.")
