@@ -102,3 +102,33 @@ def show_images(images, titles=None, ncols: int = 10, size: float = 1.2):
                 ax.set_title(str(titles[i]), fontsize=8, fontweight="normal")
     fig.tight_layout()
     return fig
+
+
+def compare_methods(model, image, class_index: int | None = None, class_names=None):
+    """One image and its CAM, Grad-CAM, guided backpropagation and guided Grad-CAM, side by side.
+
+    ``image``: (H, W, 3), 0-255; ``class_index``: None for the predicted class. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    from . import data, explain
+
+    names = list(class_names or data.CLASS_NAMES)
+    x = np.asarray(image, dtype=np.float32)
+    ggc = explain.GuidedGradCAM(model).explain(x, class_index)
+    c = int(ggc.class_index[0])
+    cam = explain.CAM(model)(x, c)[0]
+    fig, axes = plt.subplots(1, 5, figsize=(12.5, 2.9))
+    axes[0].imshow(_as_image(x))
+    axes[0].set_title("image")
+    show_heatmap(axes[1], x, cam, title="CAM", colorbar=False)
+    show_heatmap(axes[2], x, ggc.extra["gradcam"][0], title="Grad-CAM", colorbar=False)
+    axes[3].imshow(gradient_image(ggc.gradients[0]))
+    axes[3].set_title("guided backprop")
+    axes[4].imshow(gradient_image(ggc.maps[0]))
+    axes[4].set_title("guided Grad-CAM")
+    for ax in axes:
+        ax.axis("off")
+    fig.suptitle(f"Why '{names[c]}'? Four explanations of the course model", fontweight="bold")
+    fig.tight_layout()
+    return fig

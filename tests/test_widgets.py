@@ -79,3 +79,11 @@ def test_feature_map_figure_checks_k():
     assert "w_2 = +2.000" in fig.axes[1].get_title()
     with pytest.raises(ValueError, match="out of range"):
         cu.widgets.feature_map_figure(np.zeros((32, 32, 3)), A, np.arange(4.0), 4)
+
+
+def test_compare_methods_figure(course_model, test_images):
+    x, _ = test_images
+    fig = cu.viz.compare_methods(course_model, x[0], class_index=3)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["image", "CAM", "Grad-CAM", "guided backprop", "guided Grad-CAM"]
+    assert "'cat'" in fig._suptitle.get_text()
