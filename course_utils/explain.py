@@ -22,7 +22,7 @@ only where both the forward input and the incoming gradient are positive (Spring
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+
 
 import numpy as np
 
