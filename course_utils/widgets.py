@@ -129,38 +129,6 @@ class Explorer:
         out.update(map=ex.maps[0], kind=kind, logits=ex.logits[0], class_index=int(ex.class_index[0]))
         return out
 
-    def figure(self, index: int, class_index: int | None = None, layer: str | None = None,
-               method: str = "Grad-CAM"):
-        """The explorer's picture: the image, and the explanation over it, with the top-3 classes."""
-        import matplotlib.pyplot as plt
-
-        r = self.compute(index, class_index, layer, method)
-        probs = np.exp(r["logits"] - r["logits"].max())
-        probs /= probs.sum()
-        top = np.argsort(probs)[::-1][:3]
-        fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(7.2, 3.4))
-        ax0.imshow(self.images[index].astype(np.uint8))
-        truth = f"true: {self.class_names[self.labels[index]]}\n" if self.labels is not None else ""
-        ax0.set_title(truth + "top 3: " + ", ".join(f"{self.class_names[c]} {probs[c]:.0%}" for c in top),
-                      fontsize=8, fontweight="normal")
-        ax0.axis("off")
-        name = self.class_names[r["class_index"]]
-        if r["error"]:
-            ax1.imshow(self.images[index].astype(np.uint8), alpha=0.3)
-            ax1.text(0.5, 0.5, "CAM cannot explain this layer:\nit needs GAP -> Dense right after it.\n"
-                     "Pick the last layer, or Grad-CAM.", ha="center", va="center", fontsize=8,
-                     transform=ax1.transAxes)
-            ax1.set_title(f"{method} for '{name}' at {r['layer']}")
-            ax1.axis("off")
-        elif r["kind"] == "gradient":
-            ax1.imshow(viz.gradient_image(r["map"]))
-            ax1.set_title(f"{method} for '{name}'")
-            ax1.axis("off")
-        else:
-            viz.show_heatmap(ax1, self.images[index], r["map"], title=f"{method} for '{name}' at {r['layer']}")
-        fig.subplots_adjust(left=0.02, right=0.92, top=0.82, bottom=0.03, wspace=0.15)  # fixed: no layout pass
-        return fig
-
     def _title(self, index: int, r: dict) -> str:
         probs = np.exp(r["logits"] - r["logits"].max())
         probs /= probs.sum()
@@ -168,29 +136,27 @@ class Explorer:
         truth = f"true: {self.class_names[self.labels[index]]}\n" if self.labels is not None else ""
         return truth + "top 3: " + ", ".join(f"{self.class_names[c]} {probs[c]:.0%}" for c in top)
 
-    def render(self, index: int, class_index: int | None = None, layer: str | None = None,
-               method: str = "Grad-CAM") -> bytes:
-        """The picture of :meth:`figure` as PNG bytes, drawn on one figure that is kept and updated
-        (new pixels and titles only), which is what makes a slider responsive."""
+    def _new_canvas(self):
+        """A figure with the image on the left and the explanation on the right, ready to be updated."""
         import matplotlib.pyplot as plt
 
-        r = self.compute(index, class_index, layer, method)
-        if not hasattr(self, "_canvas"):
-            fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(7.2, 3.4))
-            plt.close(fig)  # drawn to PNG only, never shown by the notebook's backend
-            blank = np.zeros(self.images.shape[1:3])
-            art = {
-                "image": ax0.imshow(self.images[0].astype(np.uint8)),
-                "base": ax1.imshow(self.images[0].astype(np.uint8)),
-                "heat": ax1.imshow(blank, cmap=viz.CMAP, alpha=viz.ALPHA, vmin=0, vmax=1, interpolation="bilinear"),
-                "note": ax1.text(0.5, 0.5, "", ha="center", va="center", fontsize=8, transform=ax1.transAxes),
-            }
-            art["bar"] = fig.colorbar(art["heat"], ax=ax1, fraction=0.046, pad=0.04)
-            for ax in (ax0, ax1):
-                ax.axis("off")
-            fig.subplots_adjust(left=0.02, right=0.92, top=0.82, bottom=0.03, wspace=0.15)
-            self._canvas = (fig, ax0, ax1, art)
-        fig, ax0, ax1, art = self._canvas
+        fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(7.2, 3.4))
+        blank = np.zeros(self.images.shape[1:3])
+        art = {
+            "image": ax0.imshow(self.images[0].astype(np.uint8)),
+            "base": ax1.imshow(self.images[0].astype(np.uint8)),
+            "heat": ax1.imshow(blank, cmap=viz.CMAP, alpha=viz.ALPHA, vmin=0, vmax=1, interpolation="bilinear"),
+            "note": ax1.text(0.5, 0.5, "", ha="center", va="center", fontsize=8, transform=ax1.transAxes),
+        }
+        art["bar"] = fig.colorbar(art["heat"], ax=ax1, fraction=0.046, pad=0.04)
+        for ax in (ax0, ax1):
+            ax.axis("off")
+        fig.subplots_adjust(left=0.02, right=0.92, top=0.82, bottom=0.03, wspace=0.15)  # fixed: no layout pass
+        return fig, ax0, ax1, art
+
+    def _draw(self, canvas, index: int, r: dict, method: str) -> None:
+        """Put the result ``r`` of :meth:`compute` on a canvas: new pixels and titles only."""
+        fig, ax0, ax1, art = canvas
         img = self.images[index].astype(np.uint8)
         art["image"].set_data(img)
         ax0.set_title(self._title(index, r), fontsize=8, fontweight="normal")
@@ -215,10 +181,30 @@ class Explorer:
             ax1.set_title(f"{method} for '{name}' at {r['layer']}")
         art["heat"].set_visible(heat_visible)
         art["bar"].ax.set_visible(heat_visible)
+
+    def figure(self, index: int, class_index: int | None = None, layer: str | None = None,
+               method: str = "Grad-CAM"):
+        """The explorer's picture as a new matplotlib figure: the image with the true class and the top-3
+        predictions, and the explanation (a heat map over the image, or a gradient image)."""
+        canvas = self._new_canvas()
+        self._draw(canvas, index, self.compute(index, class_index, layer, method), method)
+        return canvas[0]
+
+    def render(self, index: int, class_index: int | None = None, layer: str | None = None,
+               method: str = "Grad-CAM") -> bytes:
+        """The picture of :meth:`figure` as PNG bytes, drawn on one figure that is kept and updated
+        (new pixels and titles only), which is what makes a slider responsive."""
         import io
 
+        import matplotlib.pyplot as plt
+
+        r = self.compute(index, class_index, layer, method)
+        if not hasattr(self, "_canvas"):
+            self._canvas = self._new_canvas()
+            plt.close(self._canvas[0])  # drawn to PNG only, never shown by the notebook's backend
+        self._draw(self._canvas, index, r, method)
         buf = io.BytesIO()
-        fig.savefig(buf, format="png")
+        self._canvas[0].savefig(buf, format="png")
         return buf.getvalue()
 
     def widget(self, index: int = 0, method: str = "Grad-CAM", class_index: int = PREDICTED,
