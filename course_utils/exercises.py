@@ -62,8 +62,6 @@ class Feedback:
 
 
 def _array(answer, name: str) -> np.ndarray:
-    if answer is None or answer is Ellipsis:
-        raise TypeError(f"{name} is still empty: replace the ... with your code and run the cell again.")
     try:
         arr = np.asarray(answer, dtype=np.float64)
     except (TypeError, ValueError):
@@ -291,8 +289,6 @@ def check_channel_means(answer, images) -> Feedback:
 @_needs_answer
 def check_dense_params(answer, inputs: int, units: int) -> Feedback:
     """``answer``: the number of parameters of a Dense layer with ``inputs`` inputs and ``units`` outputs."""
-    if answer is None or answer is Ellipsis:
-        raise TypeError("answer is still empty: replace the ... with your code and run the cell again.")
     got, want = int(answer), inputs * units + units
     if got == want:
         return Feedback(True, f"{inputs} x {units} weights plus {units} biases = {want:,}.")
@@ -306,8 +302,6 @@ def check_dense_params(answer, inputs: int, units: int) -> Feedback:
 @_needs_answer
 def check_l2_penalty(answer, weights, lam: float) -> Feedback:
     """``answer``: the L2 penalty lam * sum(w**2) over the arrays in ``weights``."""
-    if answer is None or answer is Ellipsis:
-        raise TypeError("answer is still empty: replace the ... with your code and run the cell again.")
     got = float(answer)
     sq = sum(float((np.asarray(w, np.float64) ** 2).sum()) for w in weights)
     want = lam * sq
@@ -332,8 +326,6 @@ def check_tile_of_max(answer, saliency) -> Feedback:
     r, c = np.unravel_index(int(np.argmax(s)), s.shape)
     half_r, half_c = s.shape[0] // 2, s.shape[1] // 2
     want = int(r >= half_r) * 2 + int(c >= half_c)
-    if answer is None or answer is Ellipsis:
-        raise TypeError("answer is still empty: replace the ... with your code and run the cell again.")
     got = int(answer)
     if got == want:
         return Feedback(True, f"The maximum is at (row {r}, col {c}): tile {want}.")
@@ -345,8 +337,6 @@ def check_tile_of_max(answer, saliency) -> Feedback:
 @_needs_answer
 def check_auc(answer, fractions, curve) -> Feedback:
     """``answer``: the area under ``curve`` sampled at ``fractions`` (trapezoid rule)."""
-    if answer is None or answer is Ellipsis:
-        raise TypeError("answer is still empty: replace the ... with your code and run the cell again.")
     f, y = np.asarray(fractions, np.float64), np.asarray(curve, np.float64)
     want = float(np.sum((y[1:] + y[:-1]) / 2 * np.diff(f)))
     got = float(answer)

@@ -171,6 +171,14 @@ def _logit_head(model):
     return out, None, "logits: the model's output"
 
 
+def _apply_dense(t, dense):
+    """``t`` itself, or the pre-softmax output of ``dense`` on ``t`` (kernel and bias, no activation)."""
+    if dense is None:
+        return t
+    t = _tf().matmul(t, dense.kernel)
+    return t + dense.bias if dense.use_bias else t
+
+
 def _consumers(model, tensor) -> list:
     import keras
 
@@ -296,13 +304,7 @@ class _Explainer:
 
     # y = logits from whatever tensor _logit_head picked
     def _logits(self, t):
-        tf = _tf()
-        if self._logit_dense is not None:
-            d = self._logit_dense
-            t = tf.matmul(t, d.kernel)
-            if d.use_bias:
-                t = t + d.bias
-        return t
+        return _apply_dense(t, self._logit_dense)
 
     def _pick(self, logits, cls):
         tf = _tf()
@@ -564,11 +566,7 @@ class VanillaGradient(_Explainer):
         tf = _tf()
         with tf.GradientTape() as tape:
             tape.watch(x)
-            logits = self._score_net(x, training=False)
-            if self._score_dense is not None:
-                logits = tf.matmul(logits, self._score_dense.kernel)
-                if self._score_dense.use_bias:
-                    logits = logits + self._score_dense.bias
+            logits = _apply_dense(self._score_net(x, training=False), self._score_dense)
             cls, score = self._pick(logits, cls)
         g = tape.gradient(score, x)
         if self.normalize:
