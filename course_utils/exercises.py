@@ -13,6 +13,9 @@ import numpy as np
 
 __all__ = [
     "Feedback",
+    "answered",
+    "answer_or",
+    "check_choice",
     "check_gap",
     "check_cam",
     "check_alpha",
@@ -32,18 +35,50 @@ __all__ = [
 ]
 
 
+class AnswerTypeError(TypeError):
+    """An answer of the wrong kind (text where numbers were expected ...); checkers turn it into feedback."""
+
+
+def answered(answer) -> bool:
+    """True when the learner has replaced the ``...`` stub of an exercise (``None`` counts as empty too)."""
+    return not (answer is None or answer is Ellipsis)
+
+
+#: What a checker says while the learner's answer is still the stub ``...``.
+NOT_YET = ("your answer is still empty (...). Write your code in the cell above where it says "
+           "# YOUR CODE HERE, run that cell, then run this check again.")
+
+
 def _needs_answer(check):
-    """Every checker first makes sure the learner replaced the ``...`` stub."""
+    """Every checker first makes sure the learner replaced the ``...`` stub.
+
+    An empty answer is "Not yet", never an exception: a student copy must run top to bottom.
+    """
     import functools
 
     @functools.wraps(check)
     def wrapper(answer, *args, **kwargs):
-        if answer is None or answer is Ellipsis:
-            raise TypeError("Your answer is still empty: replace the ... in the cell above with your code, "
-                            "run it, then run this check again.")
-        return check(answer, *args, **kwargs)
+        if not answered(answer):
+            return Feedback(False, NOT_YET)
+        try:
+            return check(answer, *args, **kwargs)
+        except AnswerTypeError as err:       # an answer of the wrong kind is feedback, not a traceback
+            return Feedback(False, str(err))
 
     return wrapper
+
+
+def answer_or(answer, reference, name: str = "your answer"):
+    """The learner's answer when it is filled in, otherwise the course's ``reference``.
+
+    Cells below an exercise use it so that a student copy still runs to the end: with the stub ``...`` it
+    prints one line saying so and returns ``reference`` (a value, or a zero-argument callable that is
+    called only then).
+    """
+    if answered(answer):
+        return answer
+    print(f"Note: {name} is not filled in yet, so the cells below use the course's reference answer.")
+    return reference() if callable(reference) else reference
 
 
 @dataclass
@@ -65,7 +100,8 @@ def _array(answer, name: str) -> np.ndarray:
     try:
         arr = np.asarray(answer, dtype=np.float64)
     except (TypeError, ValueError):
-        raise TypeError(f"{name} should be a numpy array of numbers, got {type(answer).__name__}.") from None
+        raise AnswerTypeError(f"{name} should be a numpy array of numbers, got {type(answer).__name__} "
+                              f"({str(answer)[:40]!r}).") from None
     return arr
 
 
@@ -77,6 +113,26 @@ def _shape_hint(got, want, what: str) -> Feedback | None:
     if got.shape != want.shape:
         return Feedback(False, f"{what} has shape {got.shape}, expected {want.shape}.")
     return None
+
+
+@_needs_answer
+def check_choice(answer, correct: str, options: dict[str, str], why: str,
+                 hints: dict[str, str] | None = None) -> Feedback:
+    """A "predict, then check" question: ``answer`` is one key of ``options`` (e.g. ``"b"``).
+
+    ``correct`` is the key the code below the question computes (not typed in by hand where it can be
+    computed), ``why`` the explanation shown with a pass, ``hints`` a hint for each typical wrong choice.
+    """
+    key = str(answer).strip().lower()
+    keys = {str(k).lower(): k for k in options}
+    if key not in keys:
+        listed = ", ".join(f"{k!r} ({v})" for k, v in options.items())
+        return Feedback(False, f"your answer {str(answer)[:40]!r} is not one of the choices: {listed}.")
+    if keys[key] == correct:
+        return Feedback(True, why)
+    hint = (hints or {}).get(keys[key], f"the code below shows what happens: it is {correct!r} "
+                                        f"({options[correct]}).")
+    return Feedback(False, f"{keys[key]!r} ({options[keys[key]]}): {hint}")
 
 
 # ---------------------------------------------------------------- 04 CAM

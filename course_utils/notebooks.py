@@ -4,7 +4,8 @@
     python -m course_utils.notebooks 04 05            # only those whose names start with these
 
 Each notebook runs in a fresh kernel from the notebooks folder; its outputs and execution counts are
-replaced, so that what nbval compares is always the output of the current code. A notebook that raises
+replaced, so that what nbval compares is always the output of the current code. Solution cells get
+nbgrader's metadata and are folded (see ``course_utils.student``). A notebook that raises
 stops the run (cells tagged ``raises-exception`` may raise on purpose).
 """
 from __future__ import annotations
@@ -20,7 +21,10 @@ def execute(path: Path, timeout: int = 900, kernel_name: str = "python3") -> flo
     import nbformat
     from nbclient import NotebookClient
 
+    from .student import mark_for_nbgrader
+
     nb = nbformat.read(path, as_version=4)
+    mark_for_nbgrader(nb, path.stem[:2])     # solution cells: nbgrader's metadata, folded in JupyterLab
     client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name,
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
