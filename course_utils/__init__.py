@@ -2,6 +2,7 @@
 
     import course_utils as cu
     cu.setup()                                   # seeds, determinism, quiet logs, plot defaults
+    cu.setup(projector=True)                     # the same, with larger fonts and figures for a projector
     (x_train, y_train), (x_test, y_test) = cu.data.load_cifar10()
     model = cu.models.load_course_model()
     maps = cu.explain.GradCAM(model)(x_test[:8])
@@ -16,7 +17,8 @@ import platform
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("data", "images", "models", "explain", "metrics", "saliency", "viz", "widgets", "exercises", "train", "notebooks")
+_SUBMODULES = ("data", "images", "models", "explain", "metrics", "saliency", "viz", "widgets", "exercises", "train",
+               "notebooks", "check")
 __all__ = ["setup", "versions", "__version__", *_SUBMODULES]
 
 #: The seed every notebook starts from.
@@ -94,13 +96,16 @@ def versions() -> dict[str, str]:
             "keras": keras.__version__, "numpy": numpy.__version__, "matplotlib": matplotlib.__version__}
 
 
-def setup(seed: int = SEED, quiet: bool = False) -> dict[str, str]:
+def setup(seed: int = SEED, quiet: bool = False, projector: bool | None = None) -> dict[str, str]:
     """The one call at the top of every notebook, best made before TensorFlow or Keras is imported.
 
     - seeds Python, numpy and TensorFlow (``keras.utils.set_random_seed``) and turns on
       TensorFlow's op determinism, so the same cell gives the same numbers on every run;
     - silences TensorFlow's log messages (nothing on stderr for nbval to compare);
-    - sets the course's matplotlib defaults (see :mod:`course_utils.viz`);
+    - sets the course's matplotlib defaults (see :mod:`course_utils.viz`); ``projector=True`` makes the
+      fonts larger and the figures sharper (120 dpi instead of 72) for a room that reads them on a projector.
+      ``None`` (the default) reads the environment variable ``COURSE_PROJECTOR``: a teacher who starts
+      JupyterLab with ``COURSE_PROJECTOR=1`` gets projector figures in every notebook without editing one;
     - prints one line of versions (unless ``quiet``) and returns them.
     """
     _quiet_tensorflow()
@@ -113,9 +118,11 @@ def setup(seed: int = SEED, quiet: bool = False) -> dict[str, str]:
     tf.config.experimental.enable_op_determinism()
     from . import viz
 
-    viz.set_style()
+    if projector is None:
+        projector = os.environ.get("COURSE_PROJECTOR", "").strip().lower() not in ("", "0", "false", "no")
+    viz.set_style(projector=projector)
     info = versions()
     if not quiet:
         print(f"course_utils {info['course_utils']} | Python {info['python']} | TensorFlow {info['tensorflow']}"
-              f" | Keras {info['keras']} | NumPy {info['numpy']} | seed {seed}")
+              f" | Keras {info['keras']} | NumPy {info['numpy']} | seed {seed}" + (" | projector" if projector else ""))
     return info

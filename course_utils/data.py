@@ -19,12 +19,16 @@ Where the data comes from, in this order:
 3. the official download, through ``keras.utils.get_file``.
 
 Pickles can run arbitrary code when they are loaded, and these files come from the internet, so every
-batch goes through :class:`RestrictedUnpickler`, which rebuilds plain dicts, lists and numpy arrays and
-refuses anything else.
+batch goes through :class:`RestrictedUnpickler`, which rebuilds dicts, lists, bytes, str, ints and arrays
+of numbers, and refuses anything else (an object array too, before it exists). A downloaded archive is
+checked against the official SHA-256, and no file in an archive or folder larger than
+:data:`MAX_FILE_BYTES` is read.
 """
 from __future__ import annotations
 
+import hashlib
 import io
+import math
 import os
 import pickle
 import tarfile
@@ -36,6 +40,8 @@ import numpy as np
 
 __all__ = [
     "CIFAR10_URL",
+    "CIFAR10_SHA256",
+    "MAX_FILE_BYTES",
     "CLASS_NAMES",
     "TRAIN_BATCHES",
     "TEST_BATCH",
@@ -80,31 +86,110 @@ class UnsafePickleError(CIFAR10DataError, pickle.UnpicklingError):
     """A pickle asked for something other than the dicts, lists and arrays CIFAR-10 is made of."""
 
 
-# What the official pickles need, and nothing more. numpy 2 renamed numpy.core to numpy._core; files
-# written by numpy 1 name the old module, so both names map to the same function.
-_ALLOWED = {
-    ("numpy.core.multiarray", "_reconstruct"): np._core.multiarray._reconstruct,  # type: ignore[attr-defined]
-    ("numpy._core.multiarray", "_reconstruct"): np._core.multiarray._reconstruct,  # type: ignore[attr-defined]
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-}
+#: A batch file is about 31 MB; a tar member or file larger than this is refused before it is read.
+MAX_FILE_BYTES = 64 * 2**20
+
+#: SHA-256 of the official cifar-10-python.tar.gz. The value is the one Keras's own loader checks:
+#: ``keras/src/datasets/cifar10.py`` (Keras 3.15.1), ``load_data()``, ``get_file(..., file_hash=...)``.
+CIFAR10_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
+
+# What a numpy array in a pickle may hold: booleans, integers, floats, complex numbers. Object arrays
+# (kind "O") hold raw pointers, so rebuilding one from a file's bytes lets the file point anywhere.
+_NUMERIC_KINDS = "biufc"
+
+
+class _NdarrayName:
+    """What ``numpy.ndarray`` in a pickle stands for: a name that ``_reconstruct`` expects as its first
+    argument. It is not the class, so the pickle cannot call ``ndarray(shape, dtype, buffer)`` with a
+    dtype and bytes of its choosing."""
+
+    def __init__(self, unpickler: "RestrictedUnpickler") -> None:
+        self._unpickler = unpickler
+
+    def __call__(self, *args, **kwargs):
+        raise self._unpickler._refuse("the pickle calls numpy.ndarray directly, a way to build an array "
+                                      "from raw bytes that a CIFAR-10 batch never uses")
+
+
+class _DtypeSpec:
+    """A numeric dtype the pickle asked for; numpy's dtype state (``BUILD``) may only set the byte order."""
+
+    __slots__ = ("dtype", "_unpickler")
+
+    def __init__(self, dtype: np.dtype, unpickler: "RestrictedUnpickler") -> None:
+        self.dtype, self._unpickler = dtype, unpickler
+
+    def __setstate__(self, state) -> None:
+        # numpy writes (3, byteorder, subarray, names, fields, elsize, alignment, flags[, metadata]).
+        if (not isinstance(state, tuple) or len(state) not in (8, 9) or state[0] not in (3, 4)
+                or any(v is not None for v in (*state[2:5], *state[8:])) or tuple(state[5:8]) != (-1, -1, 0)):
+            raise self._unpickler._refuse(f"the dtype state {str(state)[:80]} is not that of a plain numeric dtype")
+        order = state[1].decode("ascii", "replace") if isinstance(state[1], bytes) else state[1]
+        if order not in ("<", ">", "|", "="):
+            raise self._unpickler._refuse(f"the byte order {order!r} is not one numpy writes")
+        if order in "<>" and self.dtype.itemsize > 1:
+            self.dtype = self.dtype.newbyteorder(order)
+
+
+class _ArraySpec:
+    """Stands for an array while the pickle is read; :meth:`RestrictedUnpickler.load` swaps in ``array``.
+
+    The array is built by :func:`numpy.frombuffer` from bytes of a numeric dtype, never by numpy's own
+    ``__setstate__``, so no array of references can come out of a file.
+    """
+
+    __slots__ = ("array", "_unpickler")
+
+    def __init__(self, unpickler: "RestrictedUnpickler", array: np.ndarray | None = None) -> None:
+        self.array, self._unpickler = array, unpickler
+
+    def __setstate__(self, state) -> None:
+        # numpy writes (1, shape, dtype, is_fortran, raw bytes) for an array of plain values.
+        if self.array is not None:
+            raise self._unpickler._refuse("the pickle sets the state of an array twice")
+        if not isinstance(state, tuple) or len(state) != 5 or state[0] != 1:
+            raise self._unpickler._refuse(f"the array state {str(state)[:80]} is not numpy's (1, shape, dtype, "
+                                          "is_fortran, bytes)")
+        _, shape, dtype, fortran, raw = state
+        self.array = self._unpickler._array(raw, dtype, shape, "F" if fortran else "C")
 
 
 class RestrictedUnpickler(pickle.Unpickler):
     """An unpickler that can rebuild CIFAR-10 batches and nothing else.
 
-    Plain containers (dict, list, bytes, str, int) need no global lookup at all; numpy arrays need the
-    four names in ``_ALLOWED``. Any other global (``os.system``, ``builtins.eval``, ``subprocess.Popen``
-    ...) raises :class:`UnsafePickleError` before it is even imported, so nothing in the file runs.
+    It rebuilds dicts, lists, bytes, str, ints and arrays of numbers (bool, int, float, complex). Plain
+    containers need no global lookup; arrays need four names (numpy's ``_reconstruct``, ``_frombuffer``,
+    ``ndarray`` and ``dtype``), each answered by a stand-in that checks its arguments. Any other global
+    (``os.system``, ``builtins.eval``, ``subprocess.Popen`` ...) raises :class:`UnsafePickleError` before it
+    is even imported, so nothing in the file runs. A dtype that is not numeric (``object``, structured,
+    strings) is refused when the pickle names it, before any array exists; an array is built with
+    :func:`numpy.frombuffer` from bytes whose length matches its shape.
     """
 
     def __init__(self, file: io.BufferedIOBase, *, source: str = "<pickle>") -> None:
         super().__init__(file, encoding="bytes")
         self.source = source
+        self._ndarray = _NdarrayName(self)
+        # numpy 2 renamed numpy.core to numpy._core; files written by numpy 1 name the old modules.
+        self._allowed = {
+            ("numpy.core.multiarray", "_reconstruct"): self._reconstruct,
+            ("numpy._core.multiarray", "_reconstruct"): self._reconstruct,
+            ("numpy.core.numeric", "_frombuffer"): self._frombuffer,
+            ("numpy._core.numeric", "_frombuffer"): self._frombuffer,
+            ("numpy", "ndarray"): self._ndarray,
+            ("numpy", "dtype"): self._dtype,
+        }
+
+    def _refuse(self, why: str) -> "UnsafePickleError":
+        return UnsafePickleError(
+            f"Refused to load {self.source}: {why}. A CIFAR-10 batch holds only dicts, lists, bytes, str, "
+            "ints and arrays of numbers. Nothing from the file was run and no array was built from it. The "
+            f"file is not the official CIFAR-10; download it again from {CIFAR10_URL}."
+        )
 
     def find_class(self, module: str, name: str) -> Any:  # noqa: D401 - pickle's API
         try:
-            return _ALLOWED[(module, name)]
+            return self._allowed[(module, name)]
         except KeyError:
             raise UnsafePickleError(
                 f"Refused to load {self.source}: the pickle asks for {module}.{name}, which a CIFAR-10 "
@@ -113,11 +198,89 @@ class RestrictedUnpickler(pickle.Unpickler):
                 f"{CIFAR10_URL}."
             ) from None
 
+    # ---- the stand-ins for numpy's names
+    def _dtype(self, code, align=False, copy=False) -> _DtypeSpec:
+        if not isinstance(code, (str, bytes)) or len(code) > 8 or align not in (0, 1) or copy not in (0, 1):
+            raise self._refuse(f"numpy.dtype is called with {str((code, align, copy))[:80]}, not a type code")
+        text = code.decode("ascii", "replace") if isinstance(code, bytes) else code
+        try:
+            dtype = np.dtype(text)
+        except (TypeError, ValueError):
+            raise self._refuse(f"numpy.dtype({text!r}) is not a numpy type") from None
+        if dtype.kind not in _NUMERIC_KINDS or dtype.hasobject or dtype.fields is not None or dtype.subdtype:
+            raise self._refuse(f"the dtype {text!r} ({dtype.kind!r} kind) is not a number type; an array of "
+                               "that type could hold references to memory")
+        return _DtypeSpec(dtype, self)
+
+    def _reconstruct(self, cls, shape, typecode) -> _ArraySpec:
+        if cls is not self._ndarray or not isinstance(typecode, (str, bytes)) or len(typecode) > 1:
+            raise self._refuse(f"numpy's _reconstruct is called with {str((cls, shape, typecode))[:80]}, "
+                               "not (numpy.ndarray, shape, type code)")
+        return _ArraySpec(self)
+
+    def _frombuffer(self, buffer, dtype, shape, order) -> _ArraySpec:
+        return _ArraySpec(self, self._array(buffer, dtype, shape, order))
+
+    def _array(self, raw, dtype, shape, order) -> np.ndarray:
+        if not isinstance(dtype, _DtypeSpec):
+            raise self._refuse(f"an array's dtype is a {type(dtype).__name__}, not a numeric dtype")
+        if isinstance(raw, (list, tuple)):
+            raise self._refuse("an array's values are a list of objects, as numpy writes only for object arrays")
+        if not isinstance(raw, (bytes, bytearray)):
+            raise self._refuse(f"an array's values are a {type(raw).__name__}, not bytes")
+        if (not isinstance(shape, tuple) or len(shape) > 8 or order not in ("C", "F")
+                or not all(type(n) is int and n >= 0 for n in shape)):
+            raise self._refuse(f"an array's shape {str(shape)[:80]} (order {str(order)[:8]}) is not a tuple "
+                               "of sizes")
+        count = math.prod(shape)          # Python ints: a crafted shape cannot overflow to a small size
+        if count * dtype.dtype.itemsize != len(raw):
+            raise CIFAR10DataError(
+                f"{self.source} is corrupt: an array of shape {shape} and dtype {dtype.dtype} needs "
+                f"{count * dtype.dtype.itemsize} bytes, the file gives {len(raw)}. Download CIFAR-10 again "
+                f"({CIFAR10_URL})."
+            )
+        return np.frombuffer(raw, dtype=dtype.dtype).reshape(shape, order=order).copy(order="K")
+
+    def load(self) -> Any:
+        """Read the pickle; return its dicts, lists, bytes, str, ints and numeric arrays."""
+        return self._materialise(super().load())
+
+    def _materialise(self, obj: Any) -> Any:
+        """Swap each array stand-in for its array, and refuse anything that is not a CIFAR-10 value."""
+        def settle(value):
+            if isinstance(value, _ArraySpec):
+                if value.array is None:
+                    raise self._refuse("an array was named but never given its values")
+                return value.array
+            if type(value) in (dict, list):
+                if id(value) not in seen:
+                    seen.add(id(value))
+                    todo.append(value)
+                return value
+            if type(value) in (bytes, str, int, bool) or value is None:
+                return value
+            raise self._refuse(f"the pickle builds a {type(value).__name__}")
+
+        seen: set[int] = set()
+        todo: list = []
+        root = settle(obj)
+        while todo:            # a loop, not recursion: a deeply nested file cannot exhaust the stack
+            container = todo.pop()
+            if type(container) is dict:
+                items = [(settle(k), settle(v)) for k, v in container.items()]
+                if any(isinstance(k, np.ndarray) for k, _ in items):
+                    raise self._refuse("a dict key is an array")
+                container.clear()
+                container.update(items)
+            else:
+                container[:] = [settle(v) for v in container]
+        return root
+
 
 def _unpickle(data: bytes, source: str) -> dict:
     try:
         obj = RestrictedUnpickler(io.BytesIO(data), source=source).load()
-    except UnsafePickleError:
+    except CIFAR10DataError:          # UnsafePickleError, or an array whose size does not match its bytes
         raise
     except Exception as exc:  # truncated or corrupt bytes: EOFError, UnpicklingError, ValueError ...
         raise CIFAR10DataError(
@@ -158,11 +321,35 @@ def _resolve(path: Path) -> Path | None:
     return None
 
 
-def _download() -> Path:
-    """Fetch the official archive through Keras. Separate so tests can simulate being offline."""
+def _get_file(**kwargs) -> str:
+    """``keras.utils.get_file``, imported only when a download is needed (tests replace this)."""
     from keras.utils import get_file
 
-    return Path(get_file(fname="cifar-10-python.tar.gz", origin=CIFAR10_URL))
+    return get_file(**kwargs)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(2**20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _download() -> Path:
+    """Fetch the official archive through Keras and check it is the official one (SHA-256).
+
+    Separate so tests can simulate being offline.
+    """
+    path = Path(_get_file(fname="cifar-10-python.tar.gz", origin=CIFAR10_URL, file_hash=CIFAR10_SHA256))
+    got = _sha256(path)
+    if got != CIFAR10_SHA256:
+        raise CIFAR10DataError(
+            f"The download {path} has SHA-256 {got}; the official cifar-10-python.tar.gz has "
+            f"{CIFAR10_SHA256}. It is cut short or not the official file, so it is not used. Delete it and "
+            f"download it again from {CIFAR10_URL}, or point CIFAR10_PATH at a copy you trust."
+        )
+    return path
 
 
 def find_cifar10(download: bool = True) -> Path:
@@ -197,6 +384,15 @@ def find_cifar10(download: bool = True) -> Path:
         ) from None
 
 
+def _check_size(size: int, where: str) -> None:
+    if size > MAX_FILE_BYTES:
+        raise CIFAR10DataError(
+            f"{where} is {size:,} bytes; a CIFAR-10 batch is about 31 MB and the loader reads at most "
+            f"{MAX_FILE_BYTES:,} (MAX_FILE_BYTES). It is not the official file; download CIFAR-10 again "
+            f"from {CIFAR10_URL}."
+        )
+
+
 def _iter_files(source: Path, names: tuple[str, ...]):
     """Yield ``(name, raw bytes)`` for each named batch file, from an archive or a folder.
 
@@ -208,6 +404,7 @@ def _iter_files(source: Path, names: tuple[str, ...]):
             path = source / name
             if not path.is_file():
                 raise CIFAR10DataError(f"{path} is missing: the folder {source} is not a complete {FOLDER}.")
+            _check_size(path.stat().st_size, str(path))
             yield name, path.read_bytes()
         return
     wanted, seen = set(names), set()
@@ -217,6 +414,7 @@ def _iter_files(source: Path, names: tuple[str, ...]):
             for member in tar:
                 base = member.name.rsplit("/", 1)[-1]
                 if base in wanted and base not in seen and member.isfile():
+                    _check_size(member.size, f"{source}:{member.name}")
                     fh = tar.extractfile(member)
                     assert fh is not None
                     raw = fh.read()

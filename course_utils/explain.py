@@ -21,13 +21,14 @@ only where both the forward input and the incoming gradient are positive (Spring
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
-
 
 import numpy as np
 
 __all__ = [
     "Explanation",
+    "ExplainerWarning",
     "CAM",
     "GradCAM",
     "GuidedBackprop",
@@ -35,6 +36,7 @@ __all__ = [
     "VanillaGradient",
     "METHODS",
     "conv_layers",
+    "finalize_state",
     "guided_relu",
     "make_guided_model",
     "normalize_maps",
@@ -150,25 +152,267 @@ def _resolve_layer(model, layer: str | None) -> str:
     return layer
 
 
+class ExplainerWarning(UserWarning):
+    """Something about the model makes an explanation less than it seems (shown once per cause)."""
+
+
 def _producer(tensor):
     return tensor._keras_history[0]
 
 
-def _is_softmax(fn) -> bool:
-    return getattr(fn, "__name__", "") == "softmax"
+def _producer_node(tensor):
+    """The operation (a layer, or a ``keras.ops`` op of a functional model) that made ``tensor``, and its
+    input tensors in the same graph."""
+    history = tensor._keras_history
+    op = history.operation
+    return op, list(op._inbound_nodes[history.node_index].input_tensors)
 
 
-def _logit_head(model):
-    """Return ``(tensor, dense_layer_or_None, how)`` such that the logits are ``tensor`` (if no Dense is
-    returned) or ``tensor @ kernel + bias`` of that Dense. A final softmax is skipped, never changed."""
+def _operations(model) -> list:
+    """Layers *and* functional ops (``keras.ops.relu(x)`` in a functional model), in model order."""
+    functional = getattr(model, "_functional", None) or model
+    ops = getattr(functional, "operations", None)
+    return list(ops) if ops is not None else list(model.layers)
+
+
+# What an activation computes, by the function's identity (keras.activations, keras.ops, tf.nn, tf.math),
+# else by its name: tf.nn.softmax is called softmax_v2, keras.ops.silu is swish under another name.
+_FAMILY_BY_NAME = {"softmax": "softmax", "softmax_v2": "softmax", "sigmoid": "sigmoid", "relu": "relu",
+                   "relu6": "relu6", "leaky_relu": "leaky_relu", "elu": "elu", "selu": "selu", "celu": "celu",
+                   "gelu": "gelu", "silu": "swish", "swish": "swish", "hard_silu": "hard_swish",
+                   "hard_swish": "hard_swish", "mish": "mish", "softplus": "softplus"}
+# keras.ops.* applied to a symbolic tensor leaves an op of these classes in a functional model
+_OP_FAMILIES = {"Softmax": "softmax", "Sigmoid": "sigmoid", "Relu": "relu", "Relu6": "relu6",
+                "LeakyRelu": "leaky_relu", "Elu": "elu", "Selu": "selu", "Celu": "celu", "Gelu": "gelu",
+                "Silu": "swish", "HardSilu": "hard_swish", "Softplus": "softplus", "Threshold": "threshold"}
+#: Relatives of the ReLU that guided backpropagation cannot make guided: its rule is defined for the ReLU.
+RELU_LIKE = frozenset({"relu6", "capped_relu", "thresholded_relu", "threshold", "leaky_relu", "prelu", "elu",
+                       "selu", "celu", "gelu", "swish", "hard_swish", "mish", "softplus"})
+
+
+def _family_table() -> dict:
+    table = getattr(_family_table, "cache", None)
+    if table is None:
+        import keras
+
+        tf = _tf()
+        table = {}
+        for module in (keras.activations, keras.ops, keras.ops.nn, tf.nn, tf.math):
+            for attr, family in _FAMILY_BY_NAME.items():
+                fn = getattr(module, attr, None)
+                if callable(fn):
+                    table[id(fn)] = (fn, family)          # fn kept alive: its id stays its own
+        _family_table.cache = table
+    return table
+
+
+def _family(fn) -> str | None:
+    """'softmax', 'sigmoid', 'relu', 'relu6', 'swish', ... for a known activation function (or its name)."""
+    if fn is None:
+        return None
+    if isinstance(fn, str):
+        return _FAMILY_BY_NAME.get(fn)
+    hit = _family_table().get(id(fn))
+    if hit is not None and hit[0] is fn:
+        return hit[1]
+    return _FAMILY_BY_NAME.get(getattr(fn, "__name__", ""))
+
+
+def _is_plain_relu(layer) -> bool:
+    return (getattr(layer, "max_value", None) is None and not getattr(layer, "negative_slope", 0)
+            and not getattr(layer, "threshold", 0))
+
+
+def _op_family(op) -> str | None:
+    """What a weightless activation op computes (a layer or a functional ``keras.ops`` op), else None."""
+    import keras
+
+    L = keras.layers
+    if isinstance(op, L.Softmax):
+        return "softmax"
+    if isinstance(op, L.ReLU):
+        if getattr(op, "max_value", None) is not None:
+            return "relu6" if float(op.max_value) == 6.0 else "capped_relu"
+        if getattr(op, "threshold", 0):
+            return "thresholded_relu"
+        return "leaky_relu" if getattr(op, "negative_slope", 0) else "relu"
+    if isinstance(op, L.LeakyReLU):
+        return "leaky_relu"
+    if isinstance(op, L.PReLU):
+        return "prelu"
+    if isinstance(op, getattr(L, "ELU", ())):
+        return "elu"
+    if isinstance(op, L.Activation):
+        return _family(op.activation)
+    if isinstance(op, L.Lambda):
+        return _family(op.function)
+    if not isinstance(op, L.Layer):
+        return _OP_FAMILIES.get(type(op).__name__)
+    return None
+
+
+def _np_sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _np_softmax(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _np_gelu_exact(z):
+    from math import erf
+
+    return 0.5 * z * (1.0 + np.vectorize(erf)(z / np.sqrt(2.0)))
+
+
+# What each family computes, in numpy, to recognise an op by what it does
+_REFERENCE = {
+    "softmax": _np_softmax,
+    "sigmoid": _np_sigmoid,
+    "relu": lambda z: np.maximum(z, 0.0),
+    "relu6": lambda z: np.clip(z, 0.0, 6.0),
+    "swish": lambda z: z * _np_sigmoid(z),
+    "gelu": lambda z: 0.5 * z * (1 + np.tanh(np.sqrt(2 / np.pi) * (z + 0.044715 * z ** 3))),
+    "gelu (exact)": _np_gelu_exact,
+    "elu": lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0.0))),
+    "softplus": lambda z: np.logaddexp(0.0, z),
+}
+
+
+def _probe(shape, scale: float = 3.0, seed: int = 0) -> np.ndarray:
+    """A fixed random tensor of ``shape`` (unknown sizes: 2 for the batch, 4 otherwise); no global RNG used."""
+    dims = tuple((2 if i == 0 else 4) if d is None else int(d) for i, d in enumerate(shape))
+    return np.random.default_rng(seed).normal(0.0, scale, dims).astype(np.float32)
+
+
+def _behaves_like(fn, shape, families) -> str | None:
+    """The first of ``families`` that ``fn`` computes on a random probe of ``shape``, or None."""
+    z = _probe(shape)
+    try:
+        out = np.asarray(fn(_tf().constant(z)), dtype=np.float64)
+    except Exception:  # an op that needs other arguments: not a bare activation
+        return None
+    for family in families:
+        want = _REFERENCE[family](z.astype(np.float64))
+        if out.shape == want.shape and np.allclose(out, want, rtol=1e-4, atol=1e-5):
+            return family.split(" ")[0]
+    return None
+
+
+def _input_probe(model, value_range=(0, 255), seed: int = 0) -> np.ndarray:
+    """Two fixed random images for ``model`` (unknown sizes: 32), uniform in ``value_range``."""
+    shape = tuple(model.inputs[0].shape)
+    dims = (shape[0] or 2, *(32 if d is None else int(d) for d in shape[1:]))
+    lo, hi = value_range if value_range is not None else (0, 255)
+    return np.random.default_rng(seed).uniform(lo, hi, dims).astype(np.float32)
+
+
+@dataclass
+class _Head:
+    """Where the class scores come from. ``tensor`` lies in the model's graph; :meth:`scores` turns its value
+    into the scores y (N, num_classes): through ``dense`` without its activation (live weights), through
+    ``tail`` (any other callable), or as it is. ``binary``: one output z gives the two scores (-z, z)."""
+
+    tensor: object
+    how: str
+    dense: object = None
+    tail: object = None
+    binary: bool = False
+    is_output: bool = False   # the model's own output: no softmax or sigmoid was found to skip
+
+    def raw(self, t):
+        if self.tail is not None:
+            return self.tail(t)
+        return _apply_dense(t, self.dense)
+
+    def scores(self, t):
+        t = self.raw(t)
+        return _tf().concat([-t, t], axis=-1) if self.binary else t
+
+    @property
+    def direct(self) -> bool:
+        """True when the scores are ``tensor`` itself (no layer to apply after it)."""
+        return self.dense is None and self.tail is None
+
+
+def _linear_copy(layer, input_shape):
+    """A copy of ``layer`` with ``activation='linear'`` and the same weights (copied, not shared)."""
+    import keras
+
+    config = layer.get_config()
+    config["activation"] = "linear"
+    copy = type(layer).from_config(config)
+    copy(keras.ops.zeros(tuple(1 if d is None else d for d in input_shape)))
+    copy.set_weights(layer.get_weights())
+    return copy
+
+
+def _logit_head(model) -> _Head:
+    """Find the class scores of ``model``: the logits before a final softmax or sigmoid, never changing it.
+
+    The softmax (or sigmoid) is recognised by the identity of its function (``keras.activations.softmax``,
+    ``tf.nn.softmax``, ``keras.ops.softmax`` ...) or, for a Lambda, by what it computes on a probe; it may sit
+    in a ``Softmax`` / ``Activation`` / ``Lambda`` layer, a functional ``keras.ops`` op, the ``activation`` of
+    the last layer (a Dense: its kernel and bias are used directly; another layer: a linear copy of it), or
+    inside a nested head model. Each candidate is checked: ``softmax(logits) == output`` on a probe.
+    A model with a single output z (a sigmoid or a plain logit) is binary: class 1 scores z, class 0 -z.
+    """
+    import keras
+
     out = model.outputs[0]
-    layer = _producer(out)
-    kind = type(layer).__name__
-    if kind == "Softmax" or (kind == "Activation" and _is_softmax(layer.activation)):
-        return layer.input, None, f"logits: the input of the final softmax layer {layer.name!r}"
-    if kind == "Dense" and _is_softmax(layer.activation):
-        return layer.input, layer, f"logits: the final Dense {layer.name!r} without its softmax"
-    return out, None, "logits: the model's output"
+    n_out = out.shape[-1]
+    op, inputs = _producer_node(out)
+    kind = f"{type(op).__name__} {op.name!r}"
+    if isinstance(op, keras.Model) and len(inputs) == 1:
+        inner = _logit_head(op)
+        if not inner.is_output:
+            sub = keras.Model(op.inputs, inner.tensor)
+            return _Head(inputs[0], f"{inner.how}, inside the nested model {op.name!r}",
+                         tail=lambda t: inner.raw(sub(t, training=False)), binary=inner.binary)
+    elif len(inputs) == 1 and not getattr(op, "weights", None):
+        # a bare activation: Softmax / Activation / Lambda layer, or a keras.ops op
+        named = _op_family(op)
+        family = _behaves_like(op, inputs[0].shape, ("softmax", "sigmoid"))
+        if family is not None and named in (None, family):
+            return _Head(inputs[0], f"logits: the input of the final {family} ({kind})",
+                         binary=family == "sigmoid" and n_out == 1)
+    elif len(inputs) == 1 and _family(getattr(op, "activation", None)) in ("softmax", "sigmoid"):
+        family = _family(op.activation)
+        if isinstance(op, keras.layers.Dense):
+            head = _Head(inputs[0], f"logits: the final Dense {op.name!r} without its {family}", dense=op,
+                         binary=family == "sigmoid" and n_out == 1)
+        else:
+            head = _Head(inputs[0], f"logits: a copy of the final {kind} without its {family}",
+                         tail=_linear_copy(op, inputs[0].shape), binary=family == "sigmoid" and n_out == 1)
+        t = _probe(inputs[0].shape, scale=1.0)
+        want = np.asarray(op(t), np.float64)
+        got = _REFERENCE[family](np.asarray(head.raw(_tf().constant(t)), np.float64))
+        if not np.allclose(got, want, rtol=1e-4, atol=1e-5):
+            raise ValueError(
+                f"The last layer of model {model.name!r}, {kind}, applies a {family}, but the course could not "
+                "separate its scores from it (a copy without the activation computes something else). Build a "
+                "model that outputs the scores before the activation and explain that one.")
+        return head
+    if n_out == 1:
+        return _Head(out, "logit: the model's single output z (class 1 scores z, class 0 scores -z)", binary=True,
+                     is_output=True)
+    return _Head(out, "logits: the model's output", is_output=True)
+
+
+def _warn_if_probabilities(model, head: _Head, value_range) -> None:
+    """Warn when a model's outputs are probabilities although no softmax was found to skip."""
+    if not head.is_output or head.binary:
+        return
+    y = np.asarray(model(_input_probe(model, value_range), training=False), np.float64)
+    if y.ndim == 2 and y.shape[1] > 1 and (y >= -1e-6).all() and np.allclose(y.sum(axis=-1), 1.0, atol=1e-3):
+        op, _ = _producer_node(model.outputs[0])
+        warnings.warn(
+            f"The outputs of model {model.name!r} sum to 1 like probabilities, but its last operation "
+            f"({type(op).__name__} {op.name!r}) is not a softmax the explainer can recognise, so the maps explain "
+            "probabilities, which saturate on confident images (empty or noisy maps). Give the explainer a "
+            "model that outputs the scores before the softmax: keras.Model(model.inputs, <that tensor>).",
+            ExplainerWarning, stacklevel=4)
 
 
 def _apply_dense(t, dense):
@@ -179,17 +423,18 @@ def _apply_dense(t, dense):
     return t + dense.bias if dense.use_bias else t
 
 
-def _consumers(model, tensor) -> list:
-    import keras
+def _consumers(model, tensor) -> list[tuple]:
+    """``(operation, its output)`` for each call in ``model``'s own graph that takes ``tensor`` as input.
 
+    Read from the graph's nodes, not from ``layer.input``: a layer shared with another model (a flat copy
+    built from a nested model's layers) has one input per call, and only one of them is in this graph.
+    """
+    graph = getattr(model, "_functional", None) or model
     found = []
-    for layer in model.layers:
-        try:
-            inputs = keras.tree.flatten(layer.input)
-        except (AttributeError, ValueError):
-            continue
-        if any(t is tensor for t in inputs):
-            found.append(layer)
+    for nodes in getattr(graph, "_nodes_by_depth", {}).values():
+        for node in nodes:
+            if any(t is tensor for t in node.input_tensors) and node.output_tensors:
+                found.append((node.operation, node.output_tensors[0]))
     return found
 
 
@@ -225,12 +470,25 @@ def _as_batch(images, input_shape: tuple, value_range) -> np.ndarray:
     if value_range is not None:
         lo, hi = value_range
         if x.min() < lo or x.max() > hi:
-            raise ValueError(f"images have values in [{x.min():g}, {x.max():g}], expected [{lo:g}, {hi:g}]. "
-                             "Pass value_range=None to the explainer to skip this check.")
-        if hi >= 255 and 0 < x.max() <= 1.0:
-            raise ValueError(f"images have values in [{x.min():g}, {x.max():g}]: they look scaled to 0-1, "
-                             f"but the model expects raw 0-{hi:g} values (it normalises them itself). "
-                             "Pass images * 255.")
+            hint = (" They look like 0-255 images: if your model takes 0-255 images, pass value_range=(0, 255) "
+                    "to the explainer; if it takes 0-1 images, divide them by 255."
+                    if hi <= 1 and 0 <= x.min() and x.max() <= 255 else "")
+            raise ValueError(f"images have values in [{x.min():g}, {x.max():g}], but the explainer expects "
+                             f"[{lo:g}, {hi:g}] (value_range={tuple(value_range)}).{hint} Pass value_range=None "
+                             "to skip this check.")
+        if hi >= 255:
+            # 0-1 images have fractions; a genuinely dark 0-255 image (a file, CIFAR-10) has whole numbers
+            flat = x.reshape(len(x), -1)
+            peak = flat.max(axis=1)
+            looks_0_1 = (peak > 0) & (peak <= 1.0) & (flat != np.round(flat)).any(axis=1)
+            if looks_0_1.any():
+                i = int(np.argmax(looks_0_1))
+                raise ValueError(
+                    f"image {i} has values in [{flat[i].min():g}, {flat[i].max():g}], with fractions: it looks "
+                    f"scaled to 0-1, but the explainer expects 0-{hi:g} (value_range={tuple(value_range)}). If "
+                    "your model takes 0-1 images, tell the explainer: value_range=(0, 1). If it takes 0-255 "
+                    "images, as the course model does, give it the images as loaded (cu.data and cu.images "
+                    "keep 0-255). value_range=None skips this check.")
     return x
 
 
@@ -298,13 +556,15 @@ class _Explainer:
         self.model = model
         self.value_range = value_range
         self.input_shape = tuple(model.inputs[0].shape[1:])
-        self._logit_tensor, self._logit_dense, self.scores = _logit_head(model)
-        self.num_classes = int(model.outputs[0].shape[-1])
+        self._head = _logit_head(model)
+        self._logit_tensor, self.scores = self._head.tensor, self._head.how
+        _warn_if_probabilities(model, self._head, value_range)
+        self.num_classes = 2 if self._head.binary else int(model.outputs[0].shape[-1])
         self._fn = None
 
     # y = logits from whatever tensor _logit_head picked
     def _logits(self, t):
-        return _apply_dense(t, self._logit_dense)
+        return self._head.scores(t)
 
     def _pick(self, logits, cls):
         tf = _tf()
@@ -396,8 +656,13 @@ class GradCAM(_MapExplainer):
 
     The score is always the logit y^c. If the model ends in a softmax (a ``Softmax`` or
     ``Activation('softmax')`` layer, or a Dense with ``activation='softmax'``), the explainer reads the
-    tensor before the softmax and never changes the model: on confident images the softmax saturates,
-    p_c = 1 - eps, and dp_c/dA is close to zero everywhere, which gives empty or noisy maps.
+    tensor before the softmax and never changes the model. Why not the probability p^c: its size is not
+    the issue (maps are scaled to [0, 1]); its meaning is. The softmax gives
+    dp^c/dA = p^c (dy^c/dA - sum_j p^j dy^j/dA), so for a GAP -> Dense head (dy^j/dA^k_ij = w_k^j / Z) the
+    weights become (p^c / Z) sum_{j != c} p^j (w^c - w^j): a map of class c *against* the other classes,
+    weighted by their probabilities, not of the evidence for c. And in float32 a saturated probability
+    breaks: once p^c rounds to exactly 1, the w^c term is lost (1 - p^c = 0) and only -sum_j p^j w^j is
+    left; once the other p^j underflow to 0 too, every gradient is 0 and the map is empty (notebook 05).
     """
 
     name = "Grad-CAM"
@@ -446,41 +711,46 @@ class CAM(_MapExplainer):
 
         layer = self.model.get_layer(self.layer)
         consumers = _consumers(self.model, _layer_output(self.model, layer))
-        feeds = ", ".join(f"{type(c).__name__} ({c.name!r})" for c in consumers) or "nothing"
+        feeds = ", ".join(f"{type(c).__name__} ({c.name!r})" for c, _ in consumers) or "nothing"
         hint = (f"CAM needs the chosen layer to feed GlobalAveragePooling2D -> Dense; {self.layer!r} feeds "
                 f"{feeds}. Use GradCAM instead (it works on any layer), or change the model's head to "
                 "GlobalAveragePooling2D -> Dense and retrain it.")
-        if len(consumers) != 1 or not isinstance(consumers[0], keras.layers.GlobalAveragePooling2D):
+        if len(consumers) != 1 or not isinstance(consumers[0][0], keras.layers.GlobalAveragePooling2D):
             raise ValueError(hint)
-        node = consumers[0]
+        out = consumers[0][1]
         while True:
-            nxt = _consumers(self.model, node.output)
-            if len(nxt) == 1 and isinstance(nxt[0], keras.layers.Dropout):
-                node = nxt[0]
+            nxt = _consumers(self.model, out)
+            if len(nxt) == 1 and isinstance(nxt[0][0], keras.layers.Dropout):
+                out = nxt[0][1]
                 continue
             break
-        if len(nxt) != 1 or not isinstance(nxt[0], keras.layers.Dense):
-            feeds = ", ".join(f"{type(c).__name__} ({c.name!r})" for c in nxt) or "nothing"
+        if len(nxt) != 1 or not isinstance(nxt[0][0], keras.layers.Dense):
+            feeds = ", ".join(f"{type(c).__name__} ({c.name!r})" for c, _ in nxt) or "nothing"
             raise ValueError(f"CAM needs GlobalAveragePooling2D -> Dense; after the pooling comes {feeds}. "
                              "Use GradCAM instead, or make the head GlobalAveragePooling2D -> Dense and retrain.")
-        dense = nxt[0]
-        head_out = self._logit_tensor if self._logit_dense is None else self._logit_dense.output
-        if dense.output is not head_out and dense is not self._logit_dense:
+        dense, dense_out = nxt[0]
+        head = self._head
+        if not (dense is head.dense or (head.direct and dense_out is head.tensor)):
             raise ValueError(f"CAM needs the Dense after the pooling ({dense.name!r}) to produce the class "
                              "scores; here more layers follow it. Use GradCAM instead.")
         return dense
 
+    def _class_kernel(self):
+        """(K, num_classes); for a binary model with one output z, class 0 gets -w and class 1 gets w."""
+        kernel = self.dense.kernel
+        return _tf().concat([-kernel, kernel], axis=1) if self._head.binary else kernel
+
     @property
     def class_weights(self) -> np.ndarray:
         """w, the (K, num_classes) kernel of the Dense head: w[k, c] = w_k^c."""
-        return np.asarray(self.dense.kernel)
+        return np.asarray(self._class_kernel())
 
     def _body(self, x, cls):
         tf = _tf()
         A, t = self._features(x, training=False)
         logits = self._logits(t)
         cls, _ = self._pick(logits, cls)
-        w = tf.gather(tf.transpose(self.dense.kernel), cls)        # (N, K): w_k^c for each image's class
+        w = tf.gather(tf.transpose(self._class_kernel()), cls)     # (N, K): w_k^c for each image's class
         cam = tf.einsum("nhwk,nk->nhw", A, w)
         return self._finish(cam, x), cls, logits, A, w, None
 
@@ -499,18 +769,103 @@ def guided_relu(x):
     return _guided(x)
 
 
-def _is_plain_relu(layer) -> bool:
-    return (getattr(layer, "max_value", None) is None and not getattr(layer, "negative_slope", 0)
-            and not getattr(layer, "threshold", 0))
+def _all_layers(model) -> list:
+    """Every layer of ``model``, nested models included (depth first)."""
+    import keras
+
+    found = []
+    for layer in model.layers:
+        found.append(layer)
+        if isinstance(layer, keras.Model):
+            found.extend(_all_layers(layer))
+    return found
+
+
+def finalize_state(model) -> None:
+    """Refresh what preprocessing layers derive from their variables, after ``set_weights`` on a copy.
+
+    An adapted ``Normalization`` keeps its mean and variance in variables (copied by ``set_weights``) *and*
+    in tensors computed from them by ``finalize_state()`` (not copied): a clone would normalise with the
+    values it was built with. Calling this on the clone brings them in line.
+    """
+    for layer in _all_layers(model):
+        refresh = getattr(layer, "finalize_state", None)
+        if callable(refresh) and getattr(layer, "built", False):
+            refresh()
+
+
+def check_same_function(model, copy, what: str, probe=None) -> float:
+    """Raise ValueError unless ``copy`` computes what ``model`` computes on a probe batch (two fixed random
+    images, 0-255, unless ``probe`` is given). Returns the largest difference."""
+    x = _input_probe(model) if probe is None else probe
+    want = np.asarray(model(x, training=False), np.float64)
+    got = np.asarray(copy(x, training=False), np.float64)
+    tol = 1e-4 if model.dtype_policy.compute_dtype == "float32" else 2e-2
+    diff = float(np.abs(want - got).max()) if want.shape == got.shape else float("inf")
+    if not diff <= tol * max(1.0, float(np.abs(want).max())):
+        raise ValueError(
+            f"The {what} of model {model.name!r} computes a different function from the model: on a probe batch "
+            f"of {len(x)} images their outputs differ by up to {diff:.3g}. A layer keeps state outside its "
+            "weights that cloning does not copy (a custom layer whose get_config misses an argument, or "
+            "preprocessing state). Give such layers all their values as arguments (e.g. Normalization(mean=..., "
+            "variance=...)) or build the model again from code, then explain it.")
+    return diff
+
+
+def _unguided_relus(model, prefix: str = "") -> list[str]:
+    """ReLU-like operations of ``model`` that :func:`make_guided_model` cannot make guided, described."""
+    import keras
+
+    L = keras.layers
+    found = []
+    for op in _operations(model):
+        label = f"{prefix}{op.name!r}"
+        if isinstance(op, L.InputLayer):
+            continue
+        if isinstance(op, keras.Model):
+            found.extend(_unguided_relus(op, prefix=f"{prefix}{op.name}/"))
+            continue
+        if isinstance(op, L.Layer) and not isinstance(op, L.Activation) and hasattr(op, "activation"):
+            family = _family(op.activation)
+            if family in RELU_LIKE:
+                found.append(f"{label} ({type(op).__name__} with activation {family})")
+            continue
+        family = _op_family(op)
+        if family is None and isinstance(op, L.Lambda) and op._inbound_nodes:
+            inputs = list(op._inbound_nodes[0].input_tensors)
+            if len(inputs) == 1:
+                family = _behaves_like(op, inputs[0].shape, ("relu", "relu6", "swish", "gelu", "gelu (exact)",
+                                                              "elu", "softplus"))
+        if family is None or (family == "relu" and isinstance(op, (L.ReLU, L.Activation))):
+            continue                                       # not ReLU-like, or made guided
+        if family != "relu" and family not in RELU_LIKE:
+            continue
+        if isinstance(op, L.Lambda):
+            found.append(f"{label} (a Lambda that computes {family})")
+        elif not isinstance(op, L.Layer):
+            found.append(f"{label} (keras.ops.{type(op).__name__.lower()} in the functional graph)")
+        elif isinstance(op, L.ReLU):
+            args = {"relu6": "max_value=6", "capped_relu": f"max_value={op.max_value}",
+                    "thresholded_relu": f"threshold={op.threshold}"}.get(family, f"negative_slope={op.negative_slope}")
+            found.append(f"{label} (ReLU({args}))")
+        else:
+            found.append(f"{label} ({type(op).__name__}, {family})")
+    return found
 
 
 def make_guided_model(model):
     """Return ``(clone, replaced)``: a copy of ``model`` with every ReLU made guided, and how many were.
 
-    Replaced: ``activation='relu'`` in any layer that has an ``activation`` (Conv2D, Dense, ...),
-    ``Activation('relu')`` and plain ``layers.ReLU()``. The original model and its weights are untouched.
-    Raises ValueError when there is no ReLU to replace: guided backpropagation would then silently be
-    the plain gradient.
+    Replaced: ``activation='relu'`` in any layer that has an ``activation`` (Conv2D, Dense, ...), with the
+    ReLU of ``keras.activations``, ``keras.ops`` or ``tf.nn``; ``Activation('relu')``; plain
+    ``layers.ReLU()``. The original model and its weights are untouched. After copying the weights, the
+    state of preprocessing layers is refreshed (:func:`finalize_state`) and the clone's forward pass is
+    compared with the model's on a probe batch (:func:`check_same_function`): a ValueError if they differ.
+
+    ReLU relatives that cannot be made guided (ReLU6, a thresholded or leaky ReLU, swish, GELU ... as
+    layers, activations, ``Lambda`` layers or functional ``keras.ops`` calls) stay as they are, with an
+    :class:`ExplainerWarning` that names them. A ValueError when there is no ReLU to replace: guided
+    backpropagation would then silently be the plain gradient.
     """
     import keras
 
@@ -518,15 +873,18 @@ def make_guided_model(model):
 
     def replace(layer):
         config = layer.get_config()
-        kind = type(layer).__name__
-        if kind == "ReLU" and _is_plain_relu(layer):
+        if isinstance(layer, keras.layers.ReLU) and _is_plain_relu(layer):
             count[0] += 1
             return keras.layers.Activation(guided_relu, name=layer.name)
         act = getattr(layer, "activation", None)
-        if act is not None and getattr(act, "__name__", "") == "relu" and "activation" in config:
-            count[0] += 1
-            config["activation"] = guided_relu
+        if act is not None and "activation" in config:
+            if _family(act) == "relu":
+                count[0] += 1
+                act = guided_relu
+            config["activation"] = act     # the function itself: tf.nn.softmax has no config to rebuild it from
             return type(layer).from_config(config)
+        if isinstance(layer, keras.layers.Lambda):
+            return layer    # weightless; its Python function cannot be rebuilt from a config in safe mode
         return type(layer).from_config(config)
 
     try:
@@ -535,10 +893,20 @@ def make_guided_model(model):
         raise ValueError(f"Could not clone {model.name!r} to make its ReLUs guided ({type(exc).__name__}: "
                          f"{exc}). Guided backpropagation needs a functional or Sequential model.") from None
     clone.set_weights(model.get_weights())
+    finalize_state(clone)
+    unguided = _unguided_relus(model)
     if count[0] == 0:
+        also = f" It has ReLU relatives that cannot be made guided: {', '.join(unguided)}." if unguided else ""
         raise ValueError(f"Model {model.name!r} has no ReLU (activation='relu', Activation('relu') or ReLU()) "
-                         "to make guided; guided backpropagation would silently equal the vanilla gradient. "
-                         "Use VanillaGradient for this model.")
+                         "to make guided; guided backpropagation would silently equal the vanilla gradient."
+                         f"{also} Use VanillaGradient for this model.")
+    check_same_function(model, clone, "guided clone")
+    if unguided:
+        warnings.warn(
+            f"Guided backpropagation on model {model.name!r}: {len(unguided)} ReLU-like operation(s) cannot be "
+            f"made guided and pass gradients back as usual, so the result is partly the plain gradient: "
+            f"{', '.join(unguided)}. Only activation='relu', Activation('relu') and layers.ReLU() become guided.",
+            ExplainerWarning, stacklevel=3)
     return clone, count[0]
 
 
@@ -559,14 +927,14 @@ class VanillaGradient(_Explainer):
         """Differentiate through ``net`` (the model, or its guided clone), scoring its logits."""
         import keras
 
-        tensor, self._score_dense, _ = _logit_head(net)
-        self._score_net = net if tensor is net.outputs[0] else keras.Model(net.inputs, tensor)
+        self._score_head = head = _logit_head(net)
+        self._score_net = net if head.tensor is net.outputs[0] else keras.Model(net.inputs, head.tensor)
 
     def _body(self, x, cls):
         tf = _tf()
         with tf.GradientTape() as tape:
             tape.watch(x)
-            logits = _apply_dense(self._score_net(x, training=False), self._score_dense)
+            logits = self._score_head.scores(self._score_net(x, training=False))
             cls, score = self._pick(logits, cls)
         g = tape.gradient(score, x)
         if self.normalize:

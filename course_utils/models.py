@@ -146,14 +146,21 @@ def any_size(model):
     """A copy of a fully convolutional ``model`` that takes images of any size (N, H, W, 3).
 
     The course model has no Flatten: its convolutions, pooling and GAP work on any size, so the same
-    weights classify a 64 x 64 mosaic (notebook 07). The copy shares nothing with ``model``.
+    weights classify a 64 x 64 mosaic (notebook 07). The copy shares nothing with ``model``. After the
+    weights are copied, preprocessing state is refreshed (an adapted ``Normalization`` keeps its mean and
+    variance outside its weights) and the copy is checked against ``model`` on a probe batch of its own
+    size: a ValueError if they differ.
     """
     import keras
+
+    from .explain import check_same_function, finalize_state
 
     config = model.get_config()
     config["layers"][0]["config"]["batch_shape"] = [None, None, None, config["layers"][0]["config"]["batch_shape"][-1]]
     copy = keras.Model.from_config(config)
     copy.set_weights(model.get_weights())
+    finalize_state(copy)
+    check_same_function(model, copy, "any-size copy")
     return copy
 
 

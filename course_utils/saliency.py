@@ -8,8 +8,10 @@
       -> saliency map = mean of the three normalised conspicuity maps
 
 plus winner-take-all with inhibition of return (Koch & Ullman, 1985) to turn the map into a scan path,
-and generated scenes (pop-out and conjunction search, after Treisman & Gelade, 1980) to try it on.
-Images are (H, W, 3) floats in [0, 1] or uint8; sizes of 64 to 256 pixels work well.
+and generated scenes (pop-out and conjunction search, after Treisman & Gelade, 1980) to try it on, drawn in
+a colour-blind-safe pair: orange and blue (Okabe & Ito's palette) of the same intensity I = (r + g + b) / 3.
+Images are (H, W, 3) floats in [0, 1] or uint8; sizes of 64 to 256 pixels work well. The saliency map is at
+pyramid level 2: map pixel (row, col) covers image pixels 4 row ... 4 row + 3 (``to_image``).
 """
 from __future__ import annotations
 
@@ -18,12 +20,15 @@ import numpy as np
 __all__ = [
     "intensity", "colour_opponents", "gabor_kernel", "orientation_maps", "gaussian_pyramid",
     "centre_surround", "normalize_map", "saliency_map", "feature_map", "top_down_saliency", "winner_take_all",
-    "bars_scene", "colour_scene", "conjunction_scene",
+    "resize", "to_image", "nearest_item", "item_kind",
+    "ORANGE", "BLUE", "bars_scene", "colour_scene", "conjunction_scene", "search_scene",
 ]
 
 CENTRES = (2, 3)
 DELTAS = (2, 3)
 ORIENTATIONS = (0, 45, 90, 135)
+#: Image pixels per saliency-map pixel along each axis (the map is pyramid level CENTRES[0] = 2).
+SCALE = 2 ** CENTRES[0]
 
 
 def _as_float_image(image) -> np.ndarray:
@@ -42,8 +47,9 @@ def _blur(a: np.ndarray) -> np.ndarray:
     return sum(k[i] * p[:, i:i + a.shape[1]] for i in range(5))
 
 
-def _resize(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Bilinear resize of a 2-D map to ``shape`` (pixel centres aligned)."""
+def resize(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of a 2-D map ``a`` (h, w) to ``shape`` (pixel centres aligned): how a coarse
+    surround level is brought back to the size of its centre level."""
     h, w = a.shape
     ys = np.clip((np.arange(shape[0]) + 0.5) * h / shape[0] - 0.5, 0, h - 1)
     xs = np.clip((np.arange(shape[1]) + 0.5) * w / shape[1] - 0.5, 0, w - 1)
@@ -112,7 +118,7 @@ def centre_surround(feature: np.ndarray, centres=CENTRES, deltas=DELTAS) -> list
     maps = []
     for c in centres:
         for d in deltas:
-            maps.append(np.abs(pyramid[c] - _resize(pyramid[c + d], pyramid[c].shape)))
+            maps.append(np.abs(pyramid[c] - resize(pyramid[c + d], pyramid[c].shape)))
     return maps
 
 
@@ -151,7 +157,7 @@ def saliency_map(image, return_parts: bool = False):
     target = gaussian_pyramid(img[..., 0], CENTRES[0])[CENTRES[0]].shape
 
     def conspicuity(features: list[np.ndarray]) -> np.ndarray:
-        return sum(_resize(normalize_map(f), target) for f in features)
+        return sum(resize(normalize_map(f), target) for f in features)
 
     gray = intensity(img)
     rg, by = colour_opponents(img)
@@ -189,7 +195,7 @@ def feature_map(image, feature: str) -> np.ndarray:
         angle = {"horizontal": 0, "diagonal_45": 45, "vertical": 90, "diagonal_135": 135}[feature]
         source = np.abs(_convolve(gray, gabor_kernel(angle)))
     target = gaussian_pyramid(img[..., 0], CENTRES[0])[CENTRES[0]].shape
-    return normalize_map(sum(_resize(normalize_map(m), target) for m in centre_surround(source)))
+    return normalize_map(sum(resize(normalize_map(m), target) for m in centre_surround(source)))
 
 
 def top_down_saliency(image, gains: dict[str, float], bottom_up_weight: float = 1.0) -> np.ndarray:
@@ -243,27 +249,32 @@ def _scene(items, size):
     return img
 
 
-RED, GREEN = (1.0, 0.1, 0.1), (0.1, 0.8, 0.1)
+#: Okabe & Ito's orange (#E69F00), and their blue (#0072B2) brightened to the same intensity
+#: I = (r + g + b) / 3 = 0.51: the two differ in hue only, so an odd colour pops out through the colour
+#: channels, not through brightness. Orange and blue stay distinct for red-green colour-blind viewers.
+ORANGE = (0.902, 0.624, 0.0)
+BLUE = (0.0, 0.596, 0.930)
+_COLOURS = {"orange": ORANGE, "blue": BLUE}
 
 
 def bars_scene(n: int = 6, size: int = 128, seed: int = 0):
-    """Vertical green bars and one horizontal one. Returns (image, (row, col) of the odd bar)."""
+    """Vertical blue bars and one horizontal one. Returns (image, (row, col) of the odd bar)."""
     rng = np.random.default_rng(seed)
     pos = _grid_positions(n, size, rng)
     odd = int(rng.integers(len(pos)))
-    return _scene([(p, GREEN, i == odd) for i, p in enumerate(pos)], size), pos[odd]
+    return _scene([(p, BLUE, i == odd) for i, p in enumerate(pos)], size), pos[odd]
 
 
 def colour_scene(n: int = 6, size: int = 128, seed: int = 0):
-    """Vertical green bars and one red one. Returns (image, (row, col) of the red bar)."""
+    """Vertical blue bars and one orange one. Returns (image, (row, col) of the orange bar)."""
     rng = np.random.default_rng(seed)
     pos = _grid_positions(n, size, rng)
     odd = int(rng.integers(len(pos)))
-    return _scene([(p, RED if i == odd else GREEN, False) for i, p in enumerate(pos)], size), pos[odd]
+    return _scene([(p, ORANGE if i == odd else BLUE, False) for i, p in enumerate(pos)], size), pos[odd]
 
 
 def conjunction_scene(n: int = 6, size: int = 128, seed: int = 0):
-    """A red vertical target among red horizontal and green vertical bars: it differs from every
+    """An orange vertical target among orange horizontal and blue vertical bars: it differs from every
     distractor only in the conjunction of colour and orientation. Returns (image, target, positions)."""
     rng = np.random.default_rng(seed)
     pos = _grid_positions(n, size, rng)
@@ -271,9 +282,56 @@ def conjunction_scene(n: int = 6, size: int = 128, seed: int = 0):
     items = []
     for i, p in enumerate(pos):
         if i == odd:
-            items.append((p, RED, False))
+            items.append((p, ORANGE, False))
         elif rng.random() < 0.5:
-            items.append((p, RED, True))
+            items.append((p, ORANGE, True))
         else:
-            items.append((p, GREEN, False))
+            items.append((p, BLUE, False))
     return _scene(items, size), pos[odd], pos
+
+
+def _parse_kind(kind: str) -> tuple[tuple[float, float, float], bool]:
+    words = kind.split()
+    if len(words) != 2 or words[0] not in _COLOURS or words[1] not in ("horizontal", "vertical"):
+        raise ValueError(f"A bar is described as '<colour> <orientation>' with colour in {sorted(_COLOURS)} and "
+                         f"orientation 'horizontal' or 'vertical', e.g. 'orange vertical'; got {kind!r}.")
+    return _COLOURS[words[0]], words[1] == "horizontal"
+
+
+def search_scene(target: str, distractors, n: int = 6, size: int = 128, seed: int = 0):
+    """A visual-search scene of n x n bars: one ``target`` (e.g. ``"orange vertical"``) among distractors,
+    each drawn at random from the kinds in ``distractors`` (e.g. ``["blue vertical", "blue horizontal"]``).
+    Returns (image, (row, col) of the target, positions of all bars)."""
+    colour, horizontal = _parse_kind(target)
+    kinds = [_parse_kind(k) for k in ([distractors] if isinstance(distractors, str) else distractors)]
+    rng = np.random.default_rng(seed)
+    pos = _grid_positions(n, size, rng)
+    odd = int(rng.integers(len(pos)))
+    items = [(p, colour, horizontal) if i == odd else (p, *kinds[int(rng.integers(len(kinds)))])
+             for i, p in enumerate(pos)]
+    return _scene(items, size), pos[odd], pos
+
+
+# ---------------------------------------------------------------- reading fixations
+
+def to_image(rc) -> tuple[int, int]:
+    """The image pixel (row, col) at the centre of saliency-map pixel ``rc`` = (row, col)."""
+    return int(rc[0]) * SCALE + SCALE // 2, int(rc[1]) * SCALE + SCALE // 2
+
+
+def nearest_item(rc, positions) -> int:
+    """Index of the item (among ``positions``, image pixels) nearest to saliency-map pixel ``rc``."""
+    r, c = to_image(rc)
+    return int(np.argmin([(r - p[0]) ** 2 + (c - p[1]) ** 2 for p in positions]))
+
+
+def item_kind(image, centre) -> str:
+    """What the bar centred at image pixel ``centre`` is: e.g. ``"orange vertical"``."""
+    img = _as_float_image(image)
+    r, c = centre
+    patch = img[max(r - 5, 0):r + 6, max(c - 5, 0):c + 6]
+    colour = min(_COLOURS, key=lambda k: float(np.abs(patch.reshape(-1, 3)[patch.sum(-1).ravel().argmax()]
+                                                      - np.array(_COLOURS[k])).sum()))
+    lit = patch.max(axis=-1) > 0.3
+    across, down = lit[lit.shape[0] // 2].sum(), lit[:, lit.shape[1] // 2].sum()
+    return f"{colour} {'horizontal' if across > down else 'vertical'}"

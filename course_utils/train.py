@@ -2,6 +2,8 @@
 
     python -m course_utils.train                 # the full recipe, resumes if a checkpoint exists
     python -m course_utils.train --epochs 1 --limit 2000 --out /tmp/try   # a quick smoke run
+    python -m course_utils.train --random-labels --limit 1000 --epochs 60 --label-smoothing 0 --weight-decay 0 \
+        --out /tmp/twin      # the twin of Adebayo et al.'s data-randomisation test (notebook 07)
 
 Recipe: random 32 x 32 crops of the 4-pixel reflect-padded image and horizontal flips; SGD with
 Nesterov momentum 0.9, batch 256, a one-cycle learning rate (linear warm-up to the peak over the
@@ -13,6 +15,11 @@ After every epoch a checkpoint (model + optimiser state) and a small state file 
 ``--checkpoints``; a run that was stopped resumes from there. At the end the batch normalisation is
 folded into the convolutions, the test accuracy of that float32 model is measured on the 10,000
 official test images, and the model file and the model card are written.
+
+``--random-labels`` trains the data-randomisation twin (Adebayo et al., 2018): the training labels are
+permuted once (seed fixed, so every class keeps its count), crops and flips are switched off (a memorised
+label belongs to one exact image), and the files are named ``course_cnn_random_labels.keras`` and
+``model_card_random_labels.json``; the card also records the accuracy on the (random) training labels.
 """
 from __future__ import annotations
 
@@ -71,8 +78,9 @@ def _make_dataset_class():
     class AugmentedBatches(keras.utils.PyDataset):
         """Shuffled batches of randomly cropped and flipped images, a new draw each epoch."""
 
-        def __init__(self, x, y, batch_size: int, seed: int, epoch: int = 0):
+        def __init__(self, x, y, batch_size: int, seed: int, epoch: int = 0, augment: bool = True):
             super().__init__()
+            self.augment = augment
             self.x = np.pad(x, ((0, 0), (4, 4), (4, 4), (0, 0)), mode="reflect")
             self.y = y.astype("int32")
             self.onehot = np.eye(10, dtype=np.float32)  # one-hot targets, so label smoothing applies
@@ -83,8 +91,8 @@ def _make_dataset_class():
             rng = np.random.default_rng([self.seed, epoch])
             n = len(self.y)
             self.order = rng.permutation(n)
-            self.offsets = rng.integers(0, 9, size=(n, 2))
-            self.flips = rng.random(n) < 0.5
+            self.offsets = rng.integers(0, 9, size=(n, 2)) if self.augment else np.full((n, 2), 4)
+            self.flips = (rng.random(n) < 0.5) & self.augment
             self.epoch = epoch
 
         def __len__(self) -> int:
@@ -117,6 +125,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--precision", choices=["auto", "float32", "mixed_bfloat16"], default="auto")
     parser.add_argument("--stop-after", type=int, default=0,
                         help="stop after this many epochs as an interruption would (tests the resume)")
+    parser.add_argument("--random-labels", action="store_true",
+                        help="permute the training labels, no crops or flips: the data-randomisation twin")
     parser.add_argument("--checkpoints", type=Path, default=Path("checkpoints"))
     parser.add_argument("--out", type=Path, default=models.ASSETS, help="folder for the model and its card")
     args = parser.parse_args(argv)
@@ -137,11 +147,13 @@ def main(argv: list[str] | None = None) -> dict:
     (x_train, y_train), (x_test, y_test) = data.load_cifar10(source)
     if args.limit:
         x_train, y_train = x_train[:args.limit], y_train[:args.limit]
+    if args.random_labels:
+        y_train = np.random.default_rng(args.seed).permutation(y_train)
     mean = tuple((x_train.reshape(-1, 3).mean(0) / 255.0).tolist())
     std = tuple((x_train.reshape(-1, 3).std(0) / 255.0).tolist())
 
     OneCycle = _make_schedule_class()
-    batches = _make_dataset_class()(x_train, y_train, args.batch_size, args.seed)
+    batches = _make_dataset_class()(x_train, y_train, args.batch_size, args.seed, augment=not args.random_labels)
     steps = len(batches) * args.epochs
     ckpt_dir = args.checkpoints
     ckpt_dir.mkdir(parents=True, exist_ok=True)
@@ -193,12 +205,16 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"Test accuracy (folded float32 model, 10,000 official test images): {accuracy:.4f}", flush=True)
 
     args.out.mkdir(parents=True, exist_ok=True)
-    model_file = args.out / models.MODEL_PATH.name
+    suffix = "_random_labels" if args.random_labels else ""
+    model_file = args.out / f"{models.MODEL_PATH.stem}{suffix}.keras"
     deployed.save(model_file)
     archive = source if source.is_file() else None
     card = {
-        "model": "course_cnn",
+        "model": f"course_cnn{suffix}",
         "test_accuracy": round(accuracy, 4),
+        **({"train_accuracy_on_random_labels": round(float(
+            (deployed.predict(x_train.astype("float32"), batch_size=500, verbose=0).argmax(1) == y_train).mean()), 4)}
+           if args.random_labels else {}),
         "test_images": int(len(y_test)),
         "train_images": int(len(y_train)),
         "parameters": int(deployed.count_params()),
@@ -215,7 +231,7 @@ def main(argv: list[str] | None = None) -> dict:
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores"
                    + (", GPU" if tf.config.list_physical_devices("GPU") else ""),
     }
-    (args.out / models.MODEL_CARD_PATH.name).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    (args.out / f"{models.MODEL_CARD_PATH.stem}{suffix}.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(card, indent=2), flush=True)
     return card
 

@@ -13,9 +13,29 @@ import numpy as np
 from . import data, explain, viz
 
 __all__ = ["Explorer", "FigureControls", "interact_figure", "figure_png", "feature_map_figure",
-           "own_image_figure", "own_image_explorer"]
+           "own_image_figure", "own_image_explorer", "prediction_text"]
 
 PREDICTED = -1
+
+
+def _top3(logits) -> tuple[np.ndarray, np.ndarray]:
+    """The softmax of ``logits`` (10,) and the indices of its three largest values, largest first."""
+    logits = np.asarray(logits, dtype=np.float64).reshape(-1)
+    probs = np.exp(logits - logits.max())
+    probs /= probs.sum()
+    return np.argsort(probs)[::-1][:3], probs
+
+
+def prediction_text(logits, class_names=data.CLASS_NAMES, truth: int | None = None) -> str:
+    """The line of text under an explorer's picture, for every reader (a screen reader too).
+
+    ``logits``: (10,) the model's scores for one image; ``truth``: the true class index, if known.
+    Returns e.g. ``"Prediction: cat. Top 3: cat 83%, dog 10%, frog 3%. True class: cat."``
+    """
+    top, probs = _top3(logits)
+    text = (f"Prediction: {class_names[top[0]]}. Top 3: "
+            + ", ".join(f"{class_names[c]} {probs[c]:.0%}" for c in top) + ".")
+    return text + (f" True class: {class_names[int(truth)]}." if truth is not None else "")
 
 
 def figure_png(fig) -> bytes:
@@ -50,7 +70,9 @@ def interact_figure(plot, layout=None, **controls):
     """Like ``ipywidgets.interact``, for a function that returns a matplotlib figure.
 
     ``plot(**values)`` is called with the controls' current values at once and whenever one changes; its
-    figure (or the PNG bytes it returns) is shown in an ``ipywidgets.Image``. Unlike ``interact``, nothing is printed into an
+    figure (or the PNG bytes it returns) is shown in an ``ipywidgets.Image``. ``plot`` may also return a
+    pair (figure or PNG bytes, text): the text is shown under the picture in an ``ipywidgets.Label``
+    (plain text, which a screen reader reads; ``box.caption``). Unlike ``interact``, nothing is printed into an
     Output widget, so the notebook stores the same outputs however it is run (JupyterLab, nbclient,
     nbval), and a browser test can read the picture's bytes. ``layout``: rows of control names
     (default: all in one row).
@@ -58,17 +80,20 @@ def interact_figure(plot, layout=None, **controls):
     import ipywidgets as w
 
     picture = w.Image(format="png")
+    caption = w.Label(value="")
     FigureControls = _figure_controls_class()
 
     def redraw(_=None):
         start = time.perf_counter()
         out = plot(**{name: c.value for name, c in controls.items()})
+        if isinstance(out, tuple):
+            out, caption.value = out
         picture.value = out if isinstance(out, bytes) else figure_png(out)
         box.last_redraw_ms = 1e3 * (time.perf_counter() - start)
 
     rows = layout or [list(controls)]
-    box = FigureControls([w.HBox([controls[n] for n in row]) for row in rows] + [picture])
-    box.controls, box.picture, box.last_redraw_ms = controls, picture, None
+    box = FigureControls([w.HBox([controls[n] for n in row]) for row in rows] + [picture, caption])
+    box.controls, box.picture, box.caption, box.last_redraw_ms = controls, picture, caption, None
     for control in controls.values():
         control.observe(redraw, names="value")
     redraw()
@@ -130,9 +155,7 @@ class Explorer:
         return out
 
     def _title(self, index: int, r: dict) -> str:
-        probs = np.exp(r["logits"] - r["logits"].max())
-        probs /= probs.sum()
-        top = np.argsort(probs)[::-1][:3]
+        top, probs = _top3(r["logits"])
         truth = f"true: {self.class_names[self.labels[index]]}\n" if self.labels is not None else ""
         return truth + "top 3: " + ", ".join(f"{self.class_names[c]} {probs[c]:.0%}" for c in top)
 
@@ -199,6 +222,8 @@ class Explorer:
         import matplotlib.pyplot as plt
 
         r = self.compute(index, class_index, layer, method)
+        self.last_text = prediction_text(r["logits"], self.class_names,
+                                         None if self.labels is None else self.labels[index])
         if not hasattr(self, "_canvas"):
             self._canvas = self._new_canvas()
             plt.close(self._canvas[0])  # drawn to PNG only, never shown by the notebook's backend
@@ -209,7 +234,8 @@ class Explorer:
 
     def widget(self, index: int = 0, method: str = "Grad-CAM", class_index: int = PREDICTED,
                layer: str | None = None):
-        """Sliders and menus for image, class, layer and method, wired to :meth:`figure`."""
+        """Sliders and menus for image, class, layer and method, wired to :meth:`figure`; under the picture,
+        a line of text with the prediction and the top-3 probabilities (:func:`prediction_text`)."""
         import ipywidgets as w
 
         controls = {
@@ -222,7 +248,7 @@ class Explorer:
         }
 
         def png(**v):
-            return self.render(v["image"], v["class"], v["layer"], v["method"])
+            return self.render(v["image"], v["class"], v["layer"], v["method"]), self.last_text
 
         return interact_figure(png, layout=[["image", "class"], ["layer", "method"]], **controls)
 
@@ -270,10 +296,7 @@ def own_image_figure(model, image, method: str = "Grad-CAM", class_index: int | 
         cache[key] = cls(model, layer) if method in ("CAM", "Grad-CAM", "guided Grad-CAM") else cls(model)
     class_index = None if class_index in (None, PREDICTED) else int(class_index)
     ex = cache[key].explain(small, class_index)
-    logits = ex.logits[0]
-    probs = np.exp(logits - logits.max())
-    probs /= probs.sum()
-    top = np.argsort(probs)[::-1][:3]
+    top, probs = _top3(ex.logits[0])
     h, w = photo.shape[:2]
     side = min(h, w)
     top_px, left_px = (h - side) // 2, (w - side) // 2
@@ -300,11 +323,21 @@ def own_image_figure(model, image, method: str = "Grad-CAM", class_index: int | 
     return fig
 
 
+def _error_html(message) -> str:
+    """An error message for an ``ipywidgets.HTML`` status line. The message holds text from outside (a
+    server's reason phrase, a redirect target, an address, a file name, a layer name), and the widget
+    writes its value as HTML: escaped, so no markup or script from a web page runs in JupyterLab."""
+    import html
+
+    return "<span style='color:#b00'>" + html.escape(str(message)).replace("\n", "<br>") + "</span>"
+
+
 def own_image_explorer(model, image=None, url: str = "", class_names=data.CLASS_NAMES):
     """A URL box, an upload button, and method / class / layer controls over :func:`own_image_figure`.
 
-    Loading errors (unreachable address, not an image, too large) appear as a message under the controls.
-    Returns the widget box; ``box.load_url(url)`` does what the Load button does.
+    Loading errors (unreachable address, not an image, too large) appear as a message under the controls;
+    under the picture, a line of text gives the prediction and the top-3 probabilities (``box.caption``,
+    :func:`prediction_text`). Returns the widget box; ``box.load_url(url)`` does what the Load button does.
     """
     import ipywidgets as w
 
@@ -322,6 +355,7 @@ def own_image_explorer(model, image=None, url: str = "", class_names=data.CLASS_
     layer = w.Dropdown(options=explain.conv_layers(model), value=explain.conv_layers(model)[-1], description="layer")
     status = w.HTML(value="")
     picture = w.Image(format="png")
+    caption = w.Label(value="")
     FigureControls = _figure_controls_class()
 
     def redraw(_=None):
@@ -332,9 +366,11 @@ def own_image_explorer(model, image=None, url: str = "", class_names=data.CLASS_
         try:
             fig = own_image_figure(model, state["image"], method.value, cls.value, layer.value, class_names, cache)
         except ValueError as err:          # e.g. CAM asked for an earlier layer
-            status.value = f"<span style='color:#b00'>{err}</span>"
+            status.value = _error_html(err)
             return
         picture.value = figure_png(fig)
+        small = images.to_model_input(state["image"]).astype(np.float32)[None]
+        caption.value = prediction_text(model(small, training=False).numpy()[0], class_names)
         status.value = ""
         box.last_redraw_ms = 1e3 * (time.perf_counter() - start)
 
@@ -342,7 +378,7 @@ def own_image_explorer(model, image=None, url: str = "", class_names=data.CLASS_
         try:
             state["image"] = images.load_image(source)
         except images.ImageLoadError as err:
-            status.value = f"<span style='color:#b00'>{err}</span>"
+            status.value = _error_html(err)
             return
         redraw()
 
@@ -358,8 +394,9 @@ def own_image_explorer(model, image=None, url: str = "", class_names=data.CLASS_
     for control in (method, cls, layer):
         control.observe(redraw, names="value")
     controls = {"url": url_box, "load": load, "upload": upload, "method": method, "class": cls, "layer": layer}
-    box = FigureControls([w.HBox([url_box, load, upload]), w.HBox([method, cls, layer]), status, picture])
+    box = FigureControls([w.HBox([url_box, load, upload]), w.HBox([method, cls, layer]), status, picture, caption])
     box.controls, box.picture, box.status, box.last_redraw_ms = controls, picture, status, None
+    box.caption = caption
     box.load_url = lambda address: (setattr(url_box, "value", address), on_load())
     redraw()
     return box

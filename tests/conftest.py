@@ -1,5 +1,7 @@
 """Shared fixtures. Tests that need the real CIFAR-10 are marked ``data`` and skip, saying why, when
-neither CIFAR10_PATH nor Keras's cache holds it."""
+neither CIFAR10_PATH nor Keras's cache holds it. The course-model, explainer and widget tests use
+``test_images``: 16 real test images when the data set is there, otherwise 16 random images (smooth
+colour blobs, whole numbers 0-255, fixed seed), so a fresh clone still runs them."""
 from __future__ import annotations
 
 import os
@@ -37,7 +39,28 @@ def course_model():
     return cu.models.load_course_model()
 
 
+def random_images(n: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` random 32 x 32 images with structure a CNN responds to (a few smooth colour blobs on a
+    background, plus a little noise), whole numbers in 0-255, and random labels 0-9."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:32, 0:32]
+    images = np.empty((n, 32, 32, 3), np.float32)
+    for i in range(n):
+        img = np.broadcast_to(rng.uniform(0, 255, 3), (32, 32, 3)).copy()
+        for _ in range(rng.integers(2, 5)):
+            cy, cx, r = rng.uniform(4, 28), rng.uniform(4, 28), rng.uniform(3, 9)
+            blob = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * r ** 2))[..., None]
+            img = img * (1 - blob) + blob * rng.uniform(0, 255, 3)
+        images[i] = np.clip(np.round(img + rng.normal(0, 8, img.shape)), 0, 255)
+    return images, rng.integers(0, 10, n)
+
+
 @pytest.fixture(scope="session")
-def test_images(cifar10):
-    (_, _), (x_test, y_test) = cifar10
+def test_images():
+    """(x, y): 16 CIFAR-10 test images (float32, 0-255) and labels, or random ones without the data set."""
+    if not _data_available():
+        return random_images()
+    from course_utils import data
+
+    (_, _), (x_test, y_test) = data.load_cifar10()
     return x_test[:16].astype(np.float32), y_test[:16]

@@ -221,3 +221,168 @@ def test_unknown_batch_name():
 def test_rows_to_images_checks_shape():
     with pytest.raises(ValueError, match="3072"):
         data.rows_to_images(np.zeros((2, 100), np.uint8))
+
+
+# ---------------------------------------------------------------- arrays of references, size caps, checksums
+# Each test below failed before the fix it names (issue 11, item 2).
+
+class _Reduce:
+    """Pickles as ``func(*args)`` (and ``BUILD state``): how a crafted file reaches numpy's names."""
+
+    def __init__(self, func, args, state=None):
+        self.func, self.args, self.state = func, args, state
+
+    def __reduce__(self):
+        return (self.func, self.args) if self.state is None else (self.func, self.args, self.state)
+
+
+def _object_array_payloads() -> dict[str, bytes]:
+    """Pickles that ask for an array of references (pointers) built from the file's own bytes."""
+    pointers = b"\x41" * 16
+    routes = {
+        # numpy.ndarray(shape, dtype=object, buffer=bytes): before the fix this built the array, and
+        # printing it dereferenced 0x4141414141414141 (segmentation fault)
+        "ndarray-call": _Reduce(np.ndarray, ((2,), np.dtype(object), pointers)),
+        # the same with a structured dtype that has one object field
+        "structured-object": _Reduce(np.ndarray, ((1,), np.dtype([("a", "O")]), pointers[:8])),
+        # numpy's own route (_reconstruct, then BUILD) with an object dtype and raw bytes
+        "reconstruct-object": _Reduce(np._core.multiarray._reconstruct, (np.ndarray, (0,), b"b"),
+                                      (1, (2,), np.dtype(object), False, pointers)),
+        # protocol 5's route
+        "frombuffer-object": _Reduce(np._core.numeric._frombuffer, (pointers, np.dtype(object), (2,), "C")),
+    }
+    return {name: pickle.dumps({b"data": obj, b"labels": [1, 2]}, protocol=4) for name, obj in routes.items()}
+
+
+def test_object_array_pickles_are_refused_in_a_subprocess(tmp_path):
+    """Run in a child process: a regression would crash it (SIGSEGV), not the test runner."""
+    import subprocess
+    import sys
+
+    folders = []
+    for name, raw in _object_array_payloads().items():
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "data_batch_1").write_bytes(raw)
+        folders.append(str(folder))
+    script = (
+        "import sys\n"
+        "from course_utils import data\n"
+        "for folder in sys.argv[1:]:\n"
+        "    try:\n"
+        "        batch = data.load_raw_batch('data_batch_1', path=folder)\n"
+        "        print(folder, 'LOADED', repr(batch)[:300], flush=True)\n"   # what a learner would do
+        "    except data.UnsafePickleError as err:\n"
+        "        print(folder, 'REFUSED', str(err).replace(chr(10), ' '), flush=True)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, *folders], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, f"the child died (return code {done.returncode}): {done.stdout}{done.stderr}"
+    lines = done.stdout.splitlines()
+    assert len(lines) == len(folders)
+    for folder, line in zip(folders, lines):
+        assert line.startswith(f"{folder} REFUSED"), line
+        assert "no array was built" in line
+
+
+@pytest.mark.parametrize("route", ["ndarray-call", "structured-object", "reconstruct-object", "frombuffer-object"])
+def test_object_dtype_is_refused_before_any_array_exists(route, monkeypatch):
+    built = []
+    monkeypatch.setattr(np, "frombuffer", lambda *a, **k: built.append(a) or np.zeros(0))
+    with pytest.raises(data.UnsafePickleError, match=r"crafted.*(not a number type|numpy\.ndarray directly)"):
+        data._unpickle(_object_array_payloads()[route], "crafted")
+    assert built == []
+
+
+def _py2_batch(values: bytes, shape=(2, 3)) -> bytes:
+    """A batch as the official files hold it: Python 2 cPickle, protocol 2, numpy 1's module names, str
+    (here bytes) for the raw values and the dtype's byte order."""
+    def short(b: bytes) -> bytes:
+        return b"U" + bytes([len(b)]) + b
+
+    minus_one = b"J\xff\xff\xff\xff"
+    return b"".join([
+        b"\x80\x02}(", short(b"data"),
+        b"cnumpy.core.multiarray\n_reconstruct\n", b"cnumpy\nndarray\n", b"K\x00\x85", short(b"b"), b"\x87R",
+        b"(K\x01", b"".join(b"K" + bytes([n]) for n in shape), b"\x86",
+        b"cnumpy\ndtype\n", short(b"u1"), b"K\x00K\x01\x87R",
+        b"(K\x03", short(b"|"), b"NNN", minus_one, minus_one, b"K\x00tb",
+        b"\x89", short(values), b"tb",
+        short(b"labels"), b"](K\x01K\x02e",
+        b"u.",
+    ])
+
+
+def test_numeric_arrays_load_from_every_form_numpy_writes():
+    official = data._unpickle(_py2_batch(bytes(range(6))), "py2")
+    np.testing.assert_array_equal(official[b"data"], np.arange(6, dtype=np.uint8).reshape(2, 3))
+    assert official[b"labels"] == [1, 2] and official[b"data"].flags.writeable
+    arrays = [np.arange(6, dtype=">i4").reshape(2, 3), np.asfortranarray(np.linspace(0, 1, 12, dtype=np.float32)
+              .reshape(3, 4)), np.array([True, False]), np.arange(4, dtype=np.complex64), np.full((), 2.5)]
+    for protocol in (2, 4, 5):
+        for a in arrays:
+            if protocol == 2:       # Python 3's protocol 2 writes bytes through _codecs.encode: refused
+                with pytest.raises(data.UnsafePickleError, match="_codecs.encode"):
+                    data._unpickle(pickle.dumps({b"a": a}, protocol=2), "p2")
+                continue
+            out = data._unpickle(pickle.dumps({b"a": a, b"n": [1, b"x", "y", None]}, protocol=protocol), "p")[b"a"]
+            assert type(out) is np.ndarray and out.dtype == a.dtype and out.shape == a.shape
+            np.testing.assert_array_equal(out, a)
+
+
+@pytest.mark.parametrize("value, name", [(1.5, "float"), ((1, 2), "tuple"), ({1, 2}, "set"),
+                                         (np.dtype("u1"), "_DtypeSpec")])
+def test_only_cifar10_values_are_rebuilt(value, name):
+    with pytest.raises(data.UnsafePickleError, match=f"builds a {name}"):
+        data._unpickle(pickle.dumps({b"data": [value]}, protocol=4), "odd")
+
+
+def test_array_whose_bytes_do_not_match_its_shape_is_corrupt():
+    raw = pickle.dumps(_Reduce(np._core.multiarray._reconstruct, (np.ndarray, (0,), b"b"),
+                               (1, (2 ** 32, 2 ** 32), np.dtype("u1"), False, b"")), protocol=4)
+    with pytest.raises(data.CIFAR10DataError, match=r"shape .* needs \d+ bytes, the file gives 0"):
+        data._unpickle(raw, "cut")
+
+
+def test_files_over_the_size_cap_are_not_read(tmp_path, monkeypatch):
+    folder = _write_folder(tmp_path / "j")
+    archive = _write_archive(folder, tmp_path / "big.tar.gz")
+    monkeypatch.setattr(data, "MAX_FILE_BYTES", 1000)       # every batch file is ~30 MB: all over the cap
+    read = []
+    monkeypatch.setattr(tarfile.TarFile, "extractfile", lambda self, m: read.append(m) or None)
+    with pytest.raises(data.CIFAR10DataError, match=r"big.tar.gz:cifar-10-batches-py/data_batch_1 is [\d,]+ bytes"):
+        data.load_cifar10(archive)
+    assert read == []                                        # refused from the header, before reading
+    with pytest.raises(data.CIFAR10DataError, match="MAX_FILE_BYTES"):
+        data.load_raw_batch("test_batch", path=folder)
+    assert data.load_raw_batch("batches.meta", path=folder)[b"num_vis"] == 3072   # a small file still loads
+
+
+def test_the_sha256_is_the_one_keras_checks():
+    """The value comes from Keras's own CIFAR-10 loader (keras/src/datasets/cifar10.py, load_data)."""
+    import importlib.util
+
+    keras_dir = Path(importlib.util.find_spec("keras").submodule_search_locations[0])
+    source = (keras_dir / "src" / "datasets" / "cifar10.py").read_text()
+    assert f'"{data.CIFAR10_SHA256}"' in source and "cifar-10-python.tar.gz" in source
+
+
+def test_download_is_checked_against_the_official_sha256(tmp_path, monkeypatch):
+    fake = tmp_path / "cifar-10-python.tar.gz"
+    fake.write_bytes(b"<html>a captive portal's login page</html>")
+    calls = []
+    monkeypatch.setattr(data, "_get_file", lambda **kw: calls.append(kw) or str(fake))
+    with pytest.raises(data.CIFAR10DataError, match="SHA-256") as info:
+        data._download()
+    assert data.CIFAR10_SHA256 in str(info.value) and "download it again" in str(info.value)
+    assert calls[0]["file_hash"] == data.CIFAR10_SHA256 and calls[0]["origin"] == data.CIFAR10_URL
+    # through find_cifar10, with nothing else found, the learner sees why the download was not used
+    monkeypatch.delenv("CIFAR10_PATH", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty"))
+    with pytest.raises(data.CIFAR10DataError, match="SHA-256"):
+        data.find_cifar10()
+    # the official bytes pass
+    import hashlib
+
+    monkeypatch.setattr(data, "CIFAR10_SHA256", hashlib.sha256(fake.read_bytes()).hexdigest())
+    assert data._download() == fake

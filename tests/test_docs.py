@@ -1,14 +1,135 @@
-"""The instructor guide covers every notebook and the misconceptions the course promises to address."""
+"""The instructor guide covers every notebook and the misconceptions the course promises to address, its
+plan adds up to 2 x 90 minutes, and every cross-reference it makes (notebook NN, section "...") points at a
+notebook and a heading that exist."""
+import json
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+GUIDE = ROOT / "docs" / "instructor_guide.md"
+
+# notebook 05, section "Why the logit"   |   notebook 03, section "A" and section "B"   |   notebook 09
+REFERENCE = re.compile(r'notebook\s+(\d\d)\b((?:(?:,|\s+and)\s+section\s+"[^"]+")*)')
+SECTION = re.compile(r'section\s+"([^"]+)"')
+# README, section "Setup"
+README_REFERENCE = re.compile(r'README(?:\.md)?,\s+section\s+"([^"]+)"')
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split()).strip().lower()
+
+
+def _markdown_headings(lines) -> list[str]:
+    """The headings of markdown text (not the comments inside its fenced code blocks), normalised."""
+    headings, fenced = [], False
+    for line in lines:
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif not fenced and (m := re.match(r"#{1,6}\s+(.*)", line)):
+            headings.append(_norm(m.group(1)))
+    return headings
+
+
+def _notebook_headings(path: Path) -> list[str]:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    lines = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            source = cell["source"]
+            lines += ("".join(source) if isinstance(source, list) else source).splitlines()
+    return _markdown_headings(lines)
+
+
+def _has(headings: list[str], cited: str) -> bool:
+    """A cited section matches a heading that is the same text or starts with it (a shortened title)."""
+    cited = _norm(cited)
+    return any(h == cited or h.startswith(cited) for h in headings)
 
 
 def test_instructor_guide_covers_every_notebook_and_misconception():
-    guide = (ROOT / "docs" / "instructor_guide.md").read_text(encoding="utf-8")
+    guide = GUIDE.read_text(encoding="utf-8")
     for nb in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         assert f"### {nb.name[:2]} " in guide, f"the guide has no section for {nb.name}"
     for topic in ("which layer", "softmax against logits", "all-zero or nan", "nested base model",
                   "blindness to the class", "cam against grad-cam"):
         assert topic in guide.lower(), topic
     assert "python -m course_utils.student" in guide
+    for stuck in ("No module named 'course_utils'", "ipykernel install", "Shut Down", "Sideways photos",
+                  "stopped at an exercise"):
+        assert stuck in guide, stuck
+
+
+def test_every_cross_reference_names_an_existing_notebook_and_heading():
+    guide = GUIDE.read_text(encoding="utf-8")
+    notebooks = {p.name[:2]: p for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    readme_headings = _markdown_headings((ROOT / "README.md").read_text(encoding="utf-8").splitlines())
+    missing, found = [], 0
+    for m in REFERENCE.finditer(guide):
+        line = guide.count("\n", 0, m.start()) + 1
+        number, sections = m.group(1), SECTION.findall(m.group(2))
+        found += 1
+        if number not in notebooks:
+            missing.append(f"line {line}: notebook {number}: no notebooks/{number}_*.ipynb")
+            continue
+        headings = _notebook_headings(notebooks[number])
+        for section in sections:
+            if not _has(headings, section):
+                missing.append(f'line {line}: notebook {number}, section "{" ".join(section.split())}": '
+                               f"no markdown heading of {notebooks[number].name} starts with it")
+    for m in README_REFERENCE.finditer(guide):
+        found += 1
+        if not _has(readme_headings, m.group(1)):
+            line = guide.count("\n", 0, m.start()) + 1
+            missing.append(f'line {line}: README, section "{" ".join(m.group(1).split())}": no heading of '
+                           "README.md starts with it")
+    assert found >= 30, f"only {found} cross-references found: is the form 'notebook 05, section \"...\"' still used?"
+    assert not missing, "docs/instructor_guide.md cites what does not exist:\n" + "\n".join(missing)
+
+
+def _session_rows(guide: str, title: str) -> list[tuple[int, int, int, str]]:
+    """(start, end, minutes, what) for each row of the plan table under the heading ``title``."""
+    part = guide.split(title, 1)[1].split("\n### ", 1)[0]
+    rows = []
+    for m in re.finditer(r"^\| (\d):(\d\d)-(\d):(\d\d) \| (\d+) \| ([^|]+)\|", part, flags=re.M):
+        h0, m0, h1, m1, minutes = (int(g) for g in m.groups()[:5])
+        rows.append((60 * h0 + m0, 60 * h1 + m1, minutes, m.group(6).strip()))
+    return rows
+
+
+def test_the_plan_adds_up_to_two_sessions_of_90_minutes():
+    guide = GUIDE.read_text(encoding="utf-8")
+    for title in ("### Session 1", "### Session 2"):
+        rows = _session_rows(guide, title)
+        assert rows, f"no plan table under {title}"
+        assert sum(r[2] for r in rows) == 90, (title, rows)
+        assert rows[0][0] == 0 and rows[-1][1] == 90, (title, rows)
+        for (start, end, minutes, what), nxt in zip(rows, rows[1:] + [None]):
+            assert end - start == minutes, (title, what)
+            assert nxt is None or nxt[0] == end, f"{title}: a gap or overlap after '{what}'"
+        whats = " ".join(r[3] for r in rows).lower()
+        assert "break" in whats and "exit quiz" in whats and "buffer" in whats, title
+    for heading in ("### One 3-hour session", "### Exit quiz 1", "### Exit quiz 2", "### Answers", "Homework"):
+        assert heading in guide, heading
+
+
+def test_licences_citation_and_changelog_agree_on_the_version():
+    import tomllib
+
+    import yaml
+
+    import course_utils
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert course_utils.__version__ == version
+    licence = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert "MIT License" in licence and "CC BY 4.0" in licence and "course_cnn.keras" in licence
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    assert cff["cff-version"] == "1.2.0" and cff["message"] and cff["title"] and cff["authors"]
+    assert str(cff["version"]) == version and set(cff["license"]) == {"MIT", "CC-BY-4.0"}
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    releases = re.findall(r"^## \[(\d+\.\d+\.\d+)\] - (\d{4}-\d\d-\d\d)$", changelog, flags=re.M)
+    assert releases and releases[0][0] == version, "CHANGELOG.md's newest release is not the package's version"
+    assert str(cff["date-released"]) == releases[0][1]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for text in ("CC BY 4.0", "MIT", "CITATION.cff", "CHANGELOG.md", f"v{version}", "Krizhevsky"):
+        assert text in readme, text

@@ -63,10 +63,17 @@ def test_check_gradcam():
 def test_check_guided_relu():
     x = np.array([-1.0, 2.0, 3.0, -4.0, 0.5, 1.0])
     dy = np.array([1.0, -1.0, 2.0, 3.0, -2.0, 0.5])
-    assert X.check_guided_relu([0, 0, 2, 0, 0, 0.5], x, dy).passed
-    _fails_with(X.check_guided_relu(dy * (x > 0), x, dy), "plain backpropagation")
-    _fails_with(X.check_guided_relu(dy * (dy > 0), x, dy), "deconvnet rule")
-    _fails_with(X.check_guided_relu(np.zeros(6), x, dy), "compare each entry")
+    assert X.check_guided_relu(lambda x, g: g * (x > 0) * (g > 0), x, dy).passed
+    _fails_with(X.check_guided_relu(lambda x, g: g * (x > 0), x, dy), "plain backpropagation")
+    _fails_with(X.check_guided_relu(lambda x, g: g * (g > 0), x, dy), "deconvnet rule")
+    _fails_with(X.check_guided_relu(lambda x, g: np.maximum(g, 0) * np.maximum(x, 0), x, dy), "mask (x > 0)")
+    _fails_with(X.check_guided_relu(lambda x, g: np.zeros_like(x), x, dy), "compare each entry")
+    # numbers pasted for the example: right, but refused; a function that only fits the example is caught
+    _fails_with(X.check_guided_relu([0, 0, 2, 0, 0, 0.5], x, dy), "these numbers are right")
+    pasted = np.array([0, 0, 2, 0, 0, 0.5])
+    _fails_with(X.check_guided_relu(lambda x, g: pasted if x.shape == (6,) else g * (x > 0), x, dy),
+                "not on a second input")
+    _fails_with(X.check_guided_relu(lambda x, g: 1 / 0, x, dy), "ZeroDivisionError")
 
 
 def test_check_guided_gradcam():
@@ -77,41 +84,146 @@ def test_check_guided_gradcam():
     _fails_with(X.check_guided_gradcam(g, g, cam[:8, :8]), "upsample")
 
 
-def test_check_peak():
-    s = np.zeros((10, 12)); s[3, 8] = 1
-    assert X.check_peak((3, 8), s).passed
-    _fails_with(X.check_peak((8, 3), s), "swapped")
-    _fails_with(X.check_peak(int(np.argmax(s)), s), "flat index")
-    _fails_with(X.check_peak((0, 0), s), "not the largest")
+def test_check_guided_gradcam_of():
+    import course_utils as cu
+
+    cu.setup(quiet=True)
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(3)
+    x = inputs = keras.Input((16, 16, 3))
+    for i, pool in enumerate((True, True, False), start=1):
+        x = layers.Conv2D(4 * i, 3, padding="same", activation="relu", name=f"c{i}")(x)
+        x = layers.MaxPooling2D(name=f"p{i}")(x) if pool else x
+    model = keras.Model(inputs, layers.Dense(4, name="scores")(layers.GlobalAveragePooling2D()(x)))
+    img = np.random.default_rng(1).uniform(0, 255, (16, 16, 3)).astype("float32")
+    pred = int(model.predict(img[None], verbose=0).argmax())
+    c = (pred + 1) % 4
+
+    def ggc(cls, layer, upsample=True, combine=np.multiply):
+        g = cu.explain.GuidedBackprop(model)(img, cls)[0]
+        cam = cu.explain.GradCAM(model, layer, upsample=upsample)(img, cls)[0]
+        return combine(g, cam[..., None])
+
+    right = ggc(c, "c2")
+    assert np.abs(right).max() > 0
+    assert X.check_guided_gradcam_of(right, model, img, c, "c2").passed
+    assert X.check_guided_gradcam_of(3 * right / np.abs(right).max(), model, img, c, "c2").passed   # normalised
+    _fails_with(X.check_guided_gradcam_of(ggc(pred, "c2"), model, img, c, "c2"), "*predicted* class")
+    _fails_with(X.check_guided_gradcam_of(ggc(c, None), model, img, c, "c2"), "default (last) layer 'c3'")
+    _fails_with(X.check_guided_gradcam_of(ggc(c, "c2", combine=np.add), model, img, c, "c2"), "multiplies")
+    _fails_with(X.check_guided_gradcam_of(cu.explain.GuidedBackprop(model)(img, c)[0], model, img, c, "c2"),
+                "guided backpropagation alone")
+    _fails_with(X.check_guided_gradcam_of(np.ones((8, 8, 3)), model, img, c, "c2"), "upsample")
+    _fails_with(X.check_guided_gradcam_of(right.max(-1), model, img, c, "c2"), "colour channels")
+
+
+def test_check_next_fixation():
+    s = np.zeros((20, 20)); s[5, 5], s[5, 6], s[15, 12] = 1.0, 0.9, 0.8      # winner, its neighbour, elsewhere
+    assert X.check_next_fixation((15, 12), s, radius=3).passed
+    assert X.check_next_fixation(np.array([15, 12]), s, radius=3).passed
+    _fails_with(X.check_next_fixation((5, 5), s, radius=3), "first fixation")
+    _fails_with(X.check_next_fixation((5, 6), s, radius=3), "second-largest pixel")
+    _fails_with(X.check_next_fixation((12, 15), s, radius=3), "swapped")
+    _fails_with(X.check_next_fixation(15 * 20 + 12, s, radius=3), "flat index")
+    _fails_with(X.check_next_fixation((0, 0), s, radius=3), "not the maximum")
+    _fails_with(X.check_next_fixation("15, 12", s, radius=3), "two integers")
 
 
 def test_check_centre_surround():
-    c, s = rng.random((8, 8)), rng.random((8, 8))
-    assert X.check_centre_surround(np.abs(c - s), c, s).passed
-    _fails_with(X.check_centre_surround(c - s, c, s), "absolute difference")
-    _fails_with(X.check_centre_surround(c, c, s), "difference")
+    from course_utils import saliency as S
+
+    F = rng.random((64, 64))
+    p = S.gaussian_pyramid(F, 5)
+    right = np.abs(p[2] - S.resize(p[4], p[2].shape))
+    assert X.check_centre_surround(right, F, 2, 4).passed
+    _fails_with(X.check_centre_surround(p[2] - S.resize(p[4], p[2].shape), F, 2, 4), "absolute difference")
+    _fails_with(X.check_centre_surround(np.abs(p[2] - S.resize(p[5], p[2].shape)), F, 2, 4), "s = 5")
+    _fails_with(X.check_centre_surround(np.abs(p[2] - S.resize(p[3], p[2].shape)), F, 2, 4), "s = 3")
+    _fails_with(X.check_centre_surround(np.abs(p[3] - S.resize(p[4], p[3].shape)), F, 2, 4), "level 3")
+    _fails_with(X.check_centre_surround(p[2], F, 2, 4), "levels alone")
+    _fails_with(X.check_centre_surround(np.abs(p[2] - S.resize(p[4], p[2].shape)) + 0.1, F, 2, 4), "differ")
 
 
-def test_check_row_to_image():
-    row = rng.integers(0, 256, 3072).astype(np.uint8)
-    right = row.reshape(3, 32, 32).transpose(1, 2, 0)
-    assert X.check_row_to_image(right, row).passed
-    _fails_with(X.check_row_to_image(row.reshape(32, 32, 3), row), "interleaved")
-    _fails_with(X.check_row_to_image(row.reshape(3, 32, 32), row), "channels first")
-    _fails_with(X.check_row_to_image(row.reshape(3, 32, 32).transpose(2, 1, 0), row), "transposed")
+def test_check_image_to_row():
+    img = rng.integers(0, 256, (32, 32, 3)).astype(np.uint8)
+    right = img.transpose(2, 0, 1).reshape(-1)
+    assert X.check_image_to_row(right, img).passed
+    assert np.array_equal(right.reshape(3, 32, 32).transpose(1, 2, 0), img)     # the file's way reads it back
+    _fails_with(X.check_image_to_row(img.reshape(-1), img), "interleaves")
+    _fails_with(X.check_image_to_row(img.transpose(2, 0, 1), img), "three planes")
+    _fails_with(X.check_image_to_row(img.transpose(2, 1, 0).reshape(-1), img), "swapped")
+    _fails_with(X.check_image_to_row(img.reshape(-1)[:1024], img), "shape")
 
 
 def test_check_channel_means():
-    x = rng.integers(0, 256, (20, 32, 32, 3)).astype(np.uint8)
+    x = (rng.integers(0, 200, (20, 32, 32, 3)) + np.array([0, 20, 50])).astype(np.uint8)   # channels differ
     assert X.check_channel_means(x.mean(axis=(0, 1, 2)) / 255, x).passed
     _fails_with(X.check_channel_means(x.mean(axis=(0, 1, 2)), x), "0-255")
     _fails_with(X.check_channel_means(x.mean() / 255, x), "over the channels")
+    fb = X.check_channel_means(x.mean(axis=(0, 1, 2)) / 255, x)
+    assert "training" in fb.message and "subtracts" not in fb.message      # not the layer's own numbers
+    cf = x.transpose(0, 3, 1, 2)                                            # channels first (N, C, H, W)
+    assert X.check_channel_means(cf.mean(axis=(0, 2, 3)) / 255, cf, channel_axis=1).passed
+    _fails_with(X.check_channel_means(cf.mean(axis=(0, 1, 2)) / 255, cf, channel_axis=1), "channel axis 1")
+    _fails_with(X.check_channel_means(cf.reshape(-1, 3).mean(axis=0) / 255, cf, channel_axis=1),
+                "reshape(-1, 3) assumes")
+    _fails_with(X.check_channel_means(cf.mean(axis=(0, 2, 3)), cf, channel_axis=1), "0-255")
 
 
-def test_check_dense_params():
-    assert X.check_dense_params(16384 * 10 + 10, 16384, 10).passed
-    _fails_with(X.check_dense_params(16384 * 10, 16384, 10), "bias")
-    _fails_with(X.check_dense_params(16394, 16384, 10), "multiply")
+def test_check_round_bfloat16_matches_the_real_bfloat16():
+    import ml_dtypes
+
+    x = 10.0 ** rng.uniform(-3, 5, 500)
+    assert np.array_equal(X._round_to_bits(x, 8), x.astype(ml_dtypes.bfloat16).astype(np.float64))
+    normal16 = x[x < 6e4]                                       # float16's range: 11 significant bits
+    assert np.array_equal(X._round_to_bits(normal16, 11), normal16.astype(np.float16).astype(np.float64))
+    means = np.array([125.307, 122.950, 113.865])
+    assert np.array_equal(X._round_to_bits(means, 8), [125.5, 123.0, 114.0])      # the model's constants
+
+
+def test_check_round_bfloat16():
+    import ml_dtypes
+
+    def right(x):
+        e = np.floor(np.log2(x))
+        step = 2.0 ** (e - 7)
+        return np.round(x / step) * step
+
+    values = np.array([125.307, 122.950, 113.865])
+    assert X.check_round_bfloat16(right, values).passed
+    assert X.check_round_bfloat16(lambda x: x.astype(ml_dtypes.bfloat16), values).passed      # a cast passes too
+    _fails_with(X.check_round_bfloat16(lambda x: x, values), "unchanged")
+    _fails_with(X.check_round_bfloat16(lambda x: X._round_to_bits(x, 9), values), "9 significant bits")
+    _fails_with(X.check_round_bfloat16(lambda x: X._round_to_bits(x, 11), values), "float16")
+    _fails_with(X.check_round_bfloat16(lambda x: X._round_to_bits(x, 8, np.floor), values), "rounded down")
+    _fails_with(X.check_round_bfloat16(np.round, values), "whole numbers")
+    _fails_with(X.check_round_bfloat16(np.array([125.5, 123.0, 114.0]), values), "should be a function")
+    _fails_with(X.check_round_bfloat16(lambda x: np.array([125.5, 123.0, 114.0]), values), "returned shape")
+    _fails_with(X.check_round_bfloat16(lambda x: x.nope, values), "raised AttributeError")
+    _fails_with(X.check_round_bfloat16(lambda x: np.round(x, 2), values), "differ")
+
+
+def test_l2_toy_minimum_is_the_closed_form():
+    for lam in (0.1, 0.5, 2.0):
+        w1, w2 = X.l2_toy_minimum(lam)
+        assert np.isclose(w1, 1 / (2 + lam)) and np.isclose(w2, w1)
+        grad = 2 * (w1 + w2 - 1) + 2 * lam * np.array([w1, w2])     # the gradient vanishes there
+        assert np.allclose(grad, 0, atol=1e-12)
+
+
+def test_check_l2_minimum():
+    assert X.check_l2_minimum(lambda lam: 1 / (2 + lam)).passed
+    assert X.check_l2_minimum(lambda lam: (1 / (2 + lam), 1 / (2 + lam))).passed
+    _fails_with(X.check_l2_minimum(lambda lam: 1 / (2 + 2 * lam)), "keep its factor 2")
+    _fails_with(X.check_l2_minimum(lambda lam: 1 / (2 + lam / 2)), "2 lam w, not lam w")
+    _fails_with(X.check_l2_minimum(lambda lam: 1 / (1 + lam)), "both weights")
+    _fails_with(X.check_l2_minimum(lambda lam: 0.5), "lam = 0 point")
+    _fails_with(X.check_l2_minimum(1 / 2.1), "right for lambda = 0.1")      # a pasted number
+    _fails_with(X.check_l2_minimum(lambda lam: 1 / 2.1), "Hint")           # ... even inside a function
+    _fails_with(X.check_l2_minimum(lambda lam: lam.missing), "raised AttributeError")
+    _fails_with(X.check_l2_minimum(lambda lam: np.ones(3)), "one number")
 
 
 def test_check_l2_penalty():
@@ -121,6 +233,19 @@ def test_check_l2_penalty():
     _fails_with(X.check_l2_penalty(sq, ws, 0.1), "multiply by lambda")
     _fails_with(X.check_l2_penalty(0.1 * np.sqrt(sq), ws, 0.1), "squared norm")
     _fails_with(X.check_l2_penalty(0.1 * sum(np.abs(w).sum() for w in ws), ws, 0.1), "L1")
+
+
+def test_check_l2_penalty_takes_a_function_and_tries_a_second_input():
+    ws = [rng.normal(size=(3, 3)), rng.normal(size=4)]
+    pasted = 0.1 * sum((w ** 2).sum() for w in ws)
+    assert X.check_l2_penalty(lambda kernels, lam: lam * sum((k ** 2).sum() for k in kernels), ws, 0.1).passed
+    _fails_with(X.check_l2_penalty(lambda kernels, lam: pasted, ws, 0.1), "from the function's arguments")
+    _fails_with(X.check_l2_penalty(lambda kernels, lam: sum((k ** 2).sum() for k in kernels), ws, 0.1),
+                "multiply by lambda")
+    _fails_with(X.check_l2_penalty(lambda kernels, lam: lam * (kernels[0] ** 2).sum(), ws, 0.1), "first array only")
+    _fails_with(X.check_l2_penalty(lambda kernels, lam: lam * np.sqrt(sum((k ** 2).sum() for k in kernels)), ws, 0.1),
+                "squared norm")
+    _fails_with(X.check_l2_penalty(lambda kernels: 0.0, ws, 0.1), "raised TypeError")
 
 
 def test_check_tile_of_max():
@@ -141,17 +266,38 @@ def test_check_auc():
 def test_check_top3():
     names = ["a", "b", "c", "d", "e"]
     logits = np.array([0.1, 2.0, -1.0, 3.0, 1.0])
-    assert X.check_top3(["d", "b", "e"], logits, names).passed
-    _fails_with(X.check_top3(["c", "a", "e"], logits, names), "least")
-    _fails_with(X.check_top3(["b", "d", "e"], logits, names), "wrong order")
-    _fails_with(X.check_top3([3, 1, 4], logits, names), "indices")
+    assert X.check_top3(lambda y: [names[i] for i in np.argsort(y)[::-1][:3]], logits, names).passed
+    _fails_with(X.check_top3(lambda y: [names[i] for i in np.argsort(y)[:3]], logits, names), "least")
+    _fails_with(X.check_top3(lambda y: [names[i] for i in np.argsort(y)[-3:]], logits, names), "wrong order")
+    _fails_with(X.check_top3(lambda y: list(np.argsort(y)[::-1][:3]), logits, names), "indices")
+    # names typed in from a figure: right for this photo, refused; a function that returns them is caught
+    _fails_with(X.check_top3(["d", "b", "e"], logits, names), "right three names for this photo")
+    _fails_with(X.check_top3(lambda y: ["d", "b", "e"], logits, names), "not for another logit vector")
 
 
 def test_check_centre_crop():
     img = rng.integers(0, 256, (40, 60, 3))
-    assert X.check_centre_crop(img[:, 10:50], img).passed
-    _fails_with(X.check_centre_crop(img[:, :40], img), "top-left")
-    _fails_with(X.check_centre_crop(img[:30, 10:50], img), "largest square")
+
+    def centre(im):
+        h, w = im.shape[:2]
+        s = min(h, w)
+        return im[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+
+    assert X.check_centre_crop(centre, img).passed
+    assert X.check_centre_crop(centre, img.transpose(1, 0, 2)).passed          # a tall photo first
+    _fails_with(X.check_centre_crop(lambda im: im[:min(im.shape[:2]), :min(im.shape[:2])], img), "top-left")
+    _fails_with(X.check_centre_crop(lambda im: im[:, :max(im.shape[:2])], img), "largest square is 40 x 40")
+
+    def swapped(im):
+        h, w = im.shape[:2]
+        s = min(h, w)
+        return im[(w - s) // 2:(w - s) // 2 + s, (h - s) // 2:(h - s) // 2 + s]
+
+    _fails_with(X.check_centre_crop(swapped, img), "offsets are swapped")
+    # a slice typed in for this photo: right, refused; code that only cuts columns fails on a tall photo
+    _fails_with(X.check_centre_crop(img[:, 10:50], img), "right square of this photo")
+    wide_only = lambda im: im[:, (im.shape[1] - im.shape[0]) // 2:(im.shape[1] - im.shape[0]) // 2 + im.shape[0]]
+    _fails_with(X.check_centre_crop(wide_only, img), "not for another shape")
 
 
 # ---------------------------------------------------------------- shared machinery
@@ -181,3 +327,44 @@ def test_check_choice():
     _fails_with(X.check_choice("a", "b", options, "why", {"a": "two features, not one"}), "two features, not one")
     _fails_with(X.check_choice("a", "b", options, "why"), "'b' (it does not)")
     _fails_with(X.check_choice("c", "b", options, "why"), "not one of the choices")
+
+
+# ---------------------------------------------------------------- 09 when explanations go wrong
+
+def test_check_binary_alpha():
+    kernel = rng.normal(size=(6, 1))
+    p, Z = 0.8, 64
+    right = -kernel[:, 0] / Z
+    assert X.check_binary_alpha(right, kernel, Z, p).passed
+    _fails_with(X.check_binary_alpha(-right, kernel, Z, p), "weights of class 1")
+    _fails_with(X.check_binary_alpha(-kernel[:, 0], kernel, Z, p), "divide by Z = 64")
+    _fails_with(X.check_binary_alpha(p * (1 - p) * right, kernel, Z, p), "differentiated the probability")
+    _fails_with(X.check_binary_alpha(right[:, None], kernel, Z, p), "kernel[:, 0]")
+    _fails_with(X.check_binary_alpha(right[:3], kernel, Z, p), "shape")
+    _fails_with(X.check_binary_alpha(..., kernel, Z, p), "still empty")
+
+
+def test_check_preprocessing_fix():
+    assert X.check_preprocessing_fix(lambda im: im[..., ::-1] * 255).passed
+    assert X.check_preprocessing_fix(lambda im: np.round(im[..., [2, 1, 0]] * 255).astype(np.uint8)).passed
+    _fails_with(X.check_preprocessing_fix(lambda im: im * 255), "still B, G, R")
+    _fails_with(X.check_preprocessing_fix(lambda im: im[..., ::-1]), "still 0-1")
+    _fails_with(X.check_preprocessing_fix(lambda im: im[..., ::-1] / 255), "divided by 255")
+    _fails_with(X.check_preprocessing_fix(lambda im: im[::-1] * 255), "order of the images")
+    _fails_with(X.check_preprocessing_fix(lambda im: im[:, :, ::-1] * 255), "mirror image")
+    pasted = X._bgr01_batch()[..., ::-1] * 255                         # an array, not a function: refused
+    _fails_with(X.check_preprocessing_fix(pasted), "should be a function")
+    _fails_with(X.check_preprocessing_fix(lambda im: im.nope), "raised AttributeError")
+    _fails_with(X.check_preprocessing_fix(...), "still empty")
+
+
+def test_check_to_uint8():
+    assert X.check_to_uint8(lambda m: np.round(np.clip(m, 0, 1) * 255).astype(np.uint8)).passed
+    assert X.check_to_uint8(lambda m: (np.clip(m, 0, 1) * 255).astype(np.uint8)).passed       # floor is fine
+    _fails_with(X.check_to_uint8(lambda m: m.astype(np.uint8)), "below 1 became 0")
+    _fails_with(X.check_to_uint8(lambda m: (m * 255).astype(np.uint8)), "wrapped around")
+    _fails_with(X.check_to_uint8(lambda m: np.uint8(np.round(m * 255))), "wrapped around")
+    _fails_with(X.check_to_uint8(lambda m: (np.clip(m, 0, 1) * 256).astype(np.uint8)), "Multiply by 255")
+    _fails_with(X.check_to_uint8(lambda m: np.round(np.clip(m, 0, 1) * 255)), "dtype is float64")
+    _fails_with(X.check_to_uint8(np.zeros((2, 4), np.uint8)), "should be a function")
+    _fails_with(X.check_to_uint8(...), "still empty")

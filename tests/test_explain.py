@@ -134,8 +134,37 @@ def test_guided_backprop_leaves_the_model_unchanged(course_model, test_images):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(before_y, course_model.predict(x, verbose=0))
     np.testing.assert_allclose(E.VanillaGradient(course_model)(x[:2], 3), vanilla_before, rtol=1e-5, atol=1e-9)
-    assert not np.allclose(guided, vanilla_before)      # guided really differs from the plain gradient
+    assert guided.shape == vanilla_before.shape and np.isfinite(guided).all()
     assert all(l.activation.__name__ == "relu" for l in course_model.layers if isinstance(l, layers.Conv2D))
+
+
+def _three_dense_model():
+    """x (1 x 1 x 2 "image") -> Dense(3, relu) -> Dense(2, relu) -> Dense(2): small enough to do by hand."""
+    x = inputs = keras.Input((1, 1, 2))
+    x = layers.Dense(3, activation="relu", use_bias=False, name="h1")(x)
+    x = layers.Dense(2, activation="relu", use_bias=False, name="h2")(x)
+    model = keras.Model(inputs, layers.Dense(2, use_bias=False, name="y")(layers.Flatten()(x)))
+    model.get_layer("h1").set_weights([np.array([[1.0, -1.0, 0.5], [1.0, 1.0, -1.0]])])
+    model.get_layer("h2").set_weights([np.array([[1.0, -1.0], [-1.0, 1.0], [2.0, 1.0]])])
+    model.get_layer("y").set_weights([np.array([[-1.0, 1.0], [1.0, 1.0]])])
+    return model
+
+
+def test_guided_backprop_equals_the_gradient_computed_by_hand():
+    """x = (1, 2): z1 = x W1 = (3, 1, -1.5), a1 = (3, 1, 0); z2 = a1 W2 = (2, -2), a2 = (2, 0); y = a2 W3 = (-2, 2).
+    Class 1: dy/da2 = (1, 1). Through ReLU 2 (z2 = (2, -2)) both rules give (1, 0); back, dy/da1 = W2 (1, 0) =
+    (1, -1, 2). Through ReLU 1 (z1 = (3, 1, -1.5)): plain backprop keeps (1, -1, 0), guided also drops the
+    negative -1: (1, 0, 0). Finally dy/dx = W1 g: plain (2, 0), guided (1, 1). Class 0: dy/da2 = (-1, 1);
+    guided drops both at ReLU 2 (a negative gradient, a negative input), so guided = (0, 0), plain = (-2, 0)."""
+    model = _three_dense_model()
+    x = np.array([1.0, 2.0], np.float32).reshape(1, 1, 1, 2)
+    np.testing.assert_allclose(model.predict(x, verbose=0), [[-2.0, 2.0]])
+    guided, vanilla = E.GuidedBackprop(model, value_range=None), E.VanillaGradient(model, value_range=None)
+    assert guided.replaced == 2
+    np.testing.assert_allclose(guided(x, 1).ravel(), [1.0, 1.0], atol=1e-6)
+    np.testing.assert_allclose(vanilla(x, 1).ravel(), [2.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(guided(x, 0).ravel(), [0.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(vanilla(x, 0).ravel(), [-2.0, 0.0], atol=1e-6)
 
 
 def test_every_kind_of_relu_is_replaced_and_none_is_an_error(images):
@@ -145,9 +174,10 @@ def test_every_kind_of_relu_is_replaced_and_none_is_an_error(images):
     x = layers.Activation("relu")(x)
     x = layers.Conv2D(4, 3)(x)
     x = layers.ReLU()(x)
-    x = layers.LeakyReLU()(x)                              # not a plain ReLU: left alone
+    x = layers.LeakyReLU(name="leaky")(x)                  # not a plain ReLU: left alone, with a warning
     out = layers.Dense(3)(layers.GlobalAveragePooling2D()(x))
-    assert E.GuidedBackprop(keras.Model(inputs, out)).replaced == 3
+    with pytest.warns(E.ExplainerWarning, match=r"'leaky' \(LeakyReLU"):
+        assert E.GuidedBackprop(keras.Model(inputs, out)).replaced == 3
     with pytest.raises(ValueError, match="no ReLU"):
         E.GuidedBackprop(tiny_cnn(act="tanh"))
 
@@ -162,27 +192,78 @@ def test_guided_gradcam_is_the_product(images):
 
 # ---------------------------------------------------------------- models of every shape
 
-def test_sequential_model_works(images):
-    keras.utils.set_random_seed(3)
-    seq = keras.Sequential([keras.Input((12, 12, 3)), layers.Conv2D(4, 3, activation="relu", name="k"),
-                            layers.GlobalAveragePooling2D(), layers.Dense(5)])
-    assert E.conv_layers(seq) == ["k"]
-    for cls in (E.CAM, E.GradCAM, E.GuidedGradCAM):
-        assert cls(seq)(images, 0).shape[:3] == (4, 12, 12)
+def _conv_stack(seed: int):
+    keras.utils.set_random_seed(seed)
+    return [layers.Conv2D(4, 3, activation="relu", name="k"), layers.Conv2D(6, 3, activation="relu", name="k2"),
+            layers.GlobalAveragePooling2D(name="gap"), layers.Dense(5, name="scores")]
 
 
-def test_nested_base_model_works_as_a_whole_or_refuses_clearly(images):
+def _functional(stack, seed: int = 99):
+    """The same architecture as a functional model with its own (different) layers and weights."""
+    x = inputs = keras.Input((12, 12, 3))
+    for layer in _conv_stack(seed):
+        x = layer(x)
+    model = keras.Model(inputs, x)
+    model.set_weights([w for layer in stack for w in layer.get_weights()])
+    return model
+
+
+METHODS = (E.CAM, E.GradCAM, E.GuidedGradCAM, E.GuidedBackprop, E.VanillaGradient)
+
+
+def test_sequential_model_gives_the_maps_of_the_same_functional_model(images):
+    seq = keras.Sequential([keras.Input((12, 12, 3)), *_conv_stack(3)])
+    built = keras.Sequential(_conv_stack(4))
+    built.build((None, 12, 12, 3))                                  # no Input, but built: fine too
+    for model in (seq, built):
+        assert E.conv_layers(model) == ["k", "k2"]
+        flat = _functional(model.layers)
+        for cls in METHODS:
+            got, want = cls(model).explain(images, 2), cls(flat).explain(images, 2)
+            assert got.maps.shape[:3] == (4, 12, 12)
+            np.testing.assert_allclose(got.maps, want.maps, rtol=1e-5, atol=1e-7, err_msg=cls.__name__)
+            np.testing.assert_allclose(got.logits, want.logits, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(E.GradCAM(model, layer="k")(images, 0), E.GradCAM(flat, layer="k")(images, 0),
+                                   rtol=1e-5, atol=1e-7)
+
+
+def test_nested_base_model_gives_the_maps_of_the_flat_model_or_refuses_clearly(images):
     keras.utils.set_random_seed(4)
     base_in = keras.Input((12, 12, 3))
-    base = keras.Model(base_in, layers.Conv2D(6, 3, activation="relu", name="inner")(base_in), name="base")
-    x = inputs = keras.Input((12, 12, 3))
-    out = layers.Dense(5)(layers.GlobalAveragePooling2D()(base(x)))
-    model = keras.Model(inputs, out)
+    inner = layers.Conv2D(6, 3, activation="relu", name="inner")
+    top = layers.Conv2D(5, 3, activation="relu", name="top")
+    base = keras.Model(base_in, top(inner(base_in)), name="base")
+    gap, dense = layers.GlobalAveragePooling2D(), layers.Dense(5)
+    inputs = keras.Input((12, 12, 3))
+    model = keras.Model(inputs, dense(gap(base(inputs))))
+    flat = keras.Model(inputs, dense(gap(top(inner(inputs)))))          # the same layers, not nested
     assert E.conv_layers(model) == ["base"]
-    assert E.GradCAM(model)(images).shape == (4, 12, 12)
-    assert E.GuidedBackprop(model).replaced == 1
+    np.testing.assert_allclose(E.GradCAM(model)(images, 3), E.GradCAM(flat, layer="top")(images, 3), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(E.CAM(model)(images, 3), E.CAM(flat)(images, 3), rtol=1e-5, atol=1e-7)
+    gb = E.GuidedBackprop(model)
+    assert gb.replaced == 2
+    np.testing.assert_allclose(gb(images, 3), E.GuidedBackprop(flat)(images, 3), rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(E.GuidedGradCAM(model)(images, 3), E.GuidedGradCAM(flat)(images, 3), rtol=1e-5, atol=1e-9)
     with pytest.raises(ValueError, match="nested model 'base'"):
         E.GradCAM(model, layer="inner")
+
+
+def test_cam_with_a_dropout_head_uses_the_dense_weights(images):
+    keras.utils.set_random_seed(6)
+    x = inputs = keras.Input((12, 12, 3))
+    x = layers.Conv2D(6, 3, activation="relu", name="conv")(x)
+    x = layers.Dropout(0.5, name="drop")(layers.GlobalAveragePooling2D(name="gap")(x))
+    model = keras.Model(inputs, layers.Dense(5, name="scores")(x))
+    cam = E.CAM(model)
+    assert cam.dense.name == "scores"
+    np.testing.assert_array_equal(cam.class_weights, model.get_layer("scores").kernel.numpy())
+    ex = cam.explain(images, 2)
+    A = keras.Model(inputs, model.get_layer("conv").output)(images).numpy()
+    raw = np.maximum(np.einsum("nhwk,k->nhw", A, cam.class_weights[:, 2]), 0)
+    np.testing.assert_allclose(E.CAM(model, upsample=False, normalize=False)(images, 2), raw, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ex.maps, E.GradCAM(model)(images, 2), atol=1e-5)   # dropout is off when explaining
+    repeat = E.CAM(model)(images, 2)
+    np.testing.assert_array_equal(ex.maps, repeat)
 
 
 @pytest.mark.parametrize("final", ["dense", "layer"])
@@ -196,6 +277,10 @@ def test_softmax_models_are_scored_on_their_logits(final, images):
         np.testing.assert_allclose(ex_s.logits, ex_l.logits, rtol=1e-5, atol=1e-6)
     assert "softmax" in E.GradCAM(soft).scores
     assert soft.layers[-1].get_config() == tiny_cnn(final=final, seed=5).layers[-1].get_config()  # unchanged
+    cam_s, cam_l = E.CAM(soft).explain(images, 1), E.CAM(logits_model).explain(images, 1)      # CAM too
+    assert cam_s.extra["scores"] != cam_l.extra["scores"]
+    np.testing.assert_allclose(cam_s.maps, cam_l.maps, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(cam_s.logits, cam_l.logits, rtol=1e-5, atol=1e-6)
 
 
 # ---------------------------------------------------------------- CAM's limitation
@@ -271,7 +356,7 @@ def test_conv_layers_in_order_without_preprocessing(course_model):
     (np.zeros((2, 16, 16, 3)), r"12x12x3"),
     (np.full((1, 12, 12, 3), np.nan), "NaN"),
     (np.full((1, 12, 12, 3), 0.5), "0-1"),
-    (np.full((1, 12, 12, 3), 300.0), r"expected \[0, 255\]"),
+    (np.full((1, 12, 12, 3), 300.0), r"expects \[0, 255\]"),
     (np.zeros((0, 12, 12, 3)), "empty"),
     (np.array([["a"]]), "dtype"),
 ])
@@ -299,3 +384,185 @@ def test_bad_layer_is_refused_clearly(layer, message):
 def test_unbuilt_sequential_is_refused_clearly():
     with pytest.raises(ValueError, match="keras.Input"):
         E.GradCAM(keras.Sequential([layers.Conv2D(2, 3), layers.GlobalAveragePooling2D(), layers.Dense(2)]))
+
+
+# ---------------------------------------------------------------- any learner's model (issue 11)
+
+def _head_model(head: str, seed: int = 5):
+    """tiny_cnn's body with one of the many ways to end in a softmax; 'logits' is the same model without it."""
+    keras.utils.set_random_seed(seed)
+    x = inputs = keras.Input((12, 12, 3))
+    x = layers.Rescaling(1 / 255.0, name="scale")(x)
+    x = layers.Conv2D(6, 3, padding="same", activation="relu", name="c1")(x)
+    x = layers.MaxPooling2D(name="p1")(x)
+    x = layers.Conv2D(8, 3, padding="same", activation="relu", name="c2")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    act = {"dense_tf_nn": tf.nn.softmax, "dense_keras_ops": keras.ops.softmax,
+           "dense_keras_activations": keras.activations.softmax}.get(head)
+    if head == "einsum":
+        return keras.Model(inputs, layers.EinsumDense("ab,bc->ac", output_shape=5, bias_axes="c",
+                                                      activation="softmax", name="scores")(x))
+    if head == "nested":
+        head_model = keras.Sequential([keras.Input((8,)), layers.Dense(5, activation=tf.nn.softmax, name="scores")],
+                                      name="head")
+        return keras.Model(inputs, head_model(x))
+    out = layers.Dense(5, activation=act, name="scores")(x)
+    wrap = {"activation_tf_nn": layers.Activation(tf.nn.softmax), "op": keras.ops.softmax,
+            "lambda_tf_nn": layers.Lambda(tf.nn.softmax), "softmax_layer": layers.Softmax(),
+            "lambda_anonymous": layers.Lambda(lambda t: keras.ops.exp(t) / keras.ops.sum(keras.ops.exp(t), -1, keepdims=True))}
+    return keras.Model(inputs, wrap[head](out) if head in wrap else out)
+
+
+SOFTMAX_HEADS = ["dense_tf_nn", "dense_keras_ops", "dense_keras_activations", "activation_tf_nn", "op",
+                 "lambda_tf_nn", "lambda_anonymous", "softmax_layer", "nested", "einsum"]
+
+
+@pytest.mark.parametrize("head", SOFTMAX_HEADS)
+def test_softmax_is_found_however_it_is_written(head, images):
+    """tf.nn.softmax is softmax_v2 by name, a Lambda hides its function, a nested head hides its layers: the
+    explainers used to score probabilities for these. They must score the logits, as on the model without."""
+    soft, logits_model = _head_model(head), _head_model("logits")
+    assert not np.allclose(soft.predict(images, verbose=0), logits_model.predict(images, verbose=0))
+    before = [w.copy() for w in soft.get_weights()]
+    for cls in (E.GradCAM, E.GuidedGradCAM, E.VanillaGradient, E.GuidedBackprop):
+        ex_s, ex_l = cls(soft).explain(images, 1), cls(logits_model).explain(images, 1)
+        np.testing.assert_allclose(ex_s.logits, ex_l.logits, rtol=1e-5, atol=1e-6, err_msg=cls.__name__)
+        np.testing.assert_allclose(ex_s.maps, ex_l.maps, rtol=1e-4, atol=1e-6, err_msg=cls.__name__)
+    assert "logits" in E.GradCAM(soft).scores and "softmax" in E.GradCAM(soft).scores
+    for a, b in zip(before, soft.get_weights()):                       # the model itself is unchanged
+        np.testing.assert_array_equal(a, b)
+    if head.startswith("dense") or head in ("activation_tf_nn", "op", "softmax_layer", "lambda_tf_nn"):
+        np.testing.assert_allclose(E.CAM(soft)(images, 1), E.CAM(logits_model)(images, 1), rtol=1e-4, atol=1e-6)
+
+
+def test_probabilities_from_an_unrecognisable_softmax_give_a_warning(images):
+    class Probabilities(layers.Layer):                     # weights and softmax in one custom layer
+        def build(self, shape):
+            self.w = self.add_weight(shape=(shape[-1], 5), initializer="glorot_uniform")
+
+        def call(self, t):
+            return keras.ops.softmax(t @ self.w)
+
+    class BareSoftmax(layers.Layer):                       # no weights: recognised by what it computes
+        def call(self, t):
+            e = keras.ops.exp(t - keras.ops.max(t, axis=-1, keepdims=True))
+            return e / keras.ops.sum(e, axis=-1, keepdims=True)
+
+    x = inputs = keras.Input((12, 12, 3))
+    x = layers.GlobalAveragePooling2D()(layers.Conv2D(4, 3, activation="relu", name="k")(x))
+    model = keras.Model(inputs, Probabilities(name="probs")(x))
+    with pytest.warns(E.ExplainerWarning, match=r"sum to 1 like probabilities.*'probs'"):
+        E.GradCAM(model)
+    assert "softmax" in E.GradCAM(keras.Model(inputs, BareSoftmax()(layers.Dense(5)(x)))).scores
+
+
+@pytest.mark.parametrize("final", ["dense_sigmoid", "activation_sigmoid", "linear"])
+def test_one_sigmoid_output_is_explained_on_its_logit_and_its_negation(final, images):
+    """A binary model, Dense(1, sigmoid): class 1 is scored by the logit z, class 0 by -z. Reference: the
+    same model with two linear outputs (-z, z)."""
+    keras.utils.set_random_seed(8)
+    x = inputs = keras.Input((12, 12, 3))
+    x = layers.Rescaling(1 / 255.0)(x)
+    x = layers.Conv2D(6, 3, padding="same", activation="relu", name="c1")(x)
+    feats = layers.GlobalAveragePooling2D(name="gap")(layers.Conv2D(8, 3, padding="same", activation="relu", name="c2")(x))
+    z = layers.Dense(1, activation="sigmoid" if final == "dense_sigmoid" else None, name="z")(feats)
+    binary = keras.Model(inputs, layers.Activation("sigmoid")(z) if final == "activation_sigmoid" else z)
+    two = keras.Model(inputs, layers.Dense(2, name="two")(feats))
+    kernel, bias = binary.get_layer("z").get_weights()
+    two.set_weights(binary.get_weights()[:4] + [np.concatenate([-kernel, kernel], 1), np.concatenate([-bias, bias])])
+    zs = two.predict(images, verbose=0)[:, 1]                          # the logit z, before any sigmoid
+    for cls in (E.CAM, E.GradCAM, E.GuidedGradCAM, E.GuidedBackprop):
+        explainer = cls(binary)
+        assert explainer.num_classes == 2
+        for c in (0, 1):
+            np.testing.assert_allclose(explainer(images, c), cls(two)(images, c), rtol=1e-4, atol=1e-6)
+    ex = E.GradCAM(binary).explain(images)
+    np.testing.assert_allclose(ex.logits, np.stack([-zs, zs], 1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(ex.class_index, (zs > 0).astype(int))     # predicted: p > 0.5
+    with pytest.raises(ValueError, match=r"0\.\.1"):
+        E.GradCAM(binary)(images, 2)
+
+
+def _adapted_normalization_model(seed: int = 9):
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    norm = layers.Normalization(name="norm")
+    norm.adapt(rng.uniform(0, 255, (64, 12, 12, 3)).astype("float32") * [1.0, 0.5, 0.2])
+    x = inputs = keras.Input((12, 12, 3))
+    x = layers.Conv2D(6, 3, padding="same", activation="relu", name="c1")(norm(x))
+    x = layers.Conv2D(8, 3, padding="same", activation="relu", name="c2")(x)
+    return keras.Model(inputs, layers.Dense(5, name="scores")(layers.GlobalAveragePooling2D()(x)))
+
+
+def test_guided_clone_keeps_an_adapted_normalization(images):
+    """clone_model + set_weights copies the adapted mean and variance into variables, but the layer normalises
+    with tensors made from them by finalize_state(): without it the clone normalises with 0 and 1."""
+    model = _adapted_normalization_model()
+    gb = E.GuidedBackprop(model)
+    np.testing.assert_allclose(gb.guided_model.predict(images, verbose=0), model.predict(images, verbose=0),
+                               rtol=1e-5, atol=1e-5)
+    # the same network with the statistics given as arguments (nothing to adapt) gives the same gradients
+    norm = model.get_layer("norm")
+    fixed_in = keras.Input((12, 12, 3))
+    fixed = keras.Model(fixed_in, model.layers[-1](model.layers[-2](model.get_layer("c2")(model.get_layer("c1")(
+        layers.Normalization(mean=np.asarray(norm.mean).ravel(), variance=np.asarray(norm.variance).ravel())(fixed_in))))))
+    np.testing.assert_allclose(gb(images, 2), E.GuidedBackprop(fixed)(images, 2), rtol=1e-4, atol=1e-7)
+
+
+def test_a_clone_that_computes_another_function_is_refused(images):
+    class Shift(layers.Layer):                     # state outside its weights and outside its config
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.offset = 0.0
+
+        def call(self, t):
+            return t + self.offset
+
+    shift = Shift(name="shift")
+    shift.offset = 40.0
+    x = inputs = keras.Input((12, 12, 3))
+    x = layers.Conv2D(4, 3, activation="relu")(shift(x))
+    shifted = keras.Model(inputs, layers.Dense(3)(layers.GlobalAveragePooling2D()(x)))
+    with pytest.raises(ValueError, match=r"guided clone .*computes a different function.*differ by up to"):
+        E.GuidedBackprop(shifted)
+
+
+def test_relu_relatives_that_stay_unguided_are_named_in_a_warning(images):
+    x = inputs = keras.Input((12, 12, 3))
+    x = layers.Conv2D(4, 3, padding="same", activation="relu", name="plain")(x)          # made guided
+    x = layers.Conv2D(4, 3, padding="same", activation="relu6", name="six")(x)
+    x = layers.ReLU(max_value=6.0, name="capped")(layers.Conv2D(4, 3, padding="same")(x))
+    x = layers.ReLU(threshold=0.5, name="thresholded")(layers.Conv2D(4, 3, padding="same")(x))
+    x = keras.ops.relu(layers.Conv2D(4, 3, padding="same")(x))                          # a functional op
+    x = layers.Lambda(lambda t: keras.ops.silu(t), name="swishy")(layers.Conv2D(4, 3, padding="same")(x))
+    model = keras.Model(inputs, layers.Dense(3)(layers.GlobalAveragePooling2D()(x)))
+    with pytest.warns(E.ExplainerWarning) as record:
+        gb = E.GuidedBackprop(model)
+    message = str(record[0].message)
+    assert gb.replaced == 1
+    for text in ("'six' (Conv2D with activation relu6)", "'capped' (ReLU(max_value=6", "'thresholded' (ReLU(threshold=0.5",
+                 "keras.ops.relu in the functional graph", "'swishy' (a Lambda that computes swish)"):
+        assert text in message, (text, message)
+    np.testing.assert_allclose(gb.guided_model.predict(images, verbose=0), model.predict(images, verbose=0), rtol=1e-5)
+    only_functional = keras.Model(inputs, layers.Dense(3)(layers.GlobalAveragePooling2D()(
+        keras.ops.relu(layers.Conv2D(4, 3)(inputs)))))
+    with pytest.raises(ValueError, match=r"no ReLU.*keras\.ops\.relu"):
+        E.GuidedBackprop(only_functional)
+
+
+def test_dark_images_pass_and_0_1_images_get_value_range_advice(images):
+    model = tiny_cnn()
+    dark = np.zeros((2, 12, 12, 3), np.float32)
+    dark[:, 3:6, 3:6] = 1.0                                      # a night sky: whole-number 0-255 values
+    assert E.GradCAM(model)(dark, 0).shape == (2, 12, 12)
+    assert E.GradCAM(model)(dark.astype(np.uint8), 0).shape == (2, 12, 12)
+    scaled = images / 255.0
+    with pytest.raises(ValueError, match=r"value_range=\(0, 1\)") as err:
+        E.GradCAM(model)(scaled)
+    assert "* 255" not in str(err.value)
+    mixed = np.concatenate([images[:3], scaled[3:]])              # one 0-1 image among 0-255 ones
+    with pytest.raises(ValueError, match=r"image 3 .*looks scaled to 0-1"):
+        E.GradCAM(model)(mixed)
+    assert E.GradCAM(model, value_range=(0, 1))(scaled).shape == (4, 12, 12)
+    with pytest.raises(ValueError, match=r"look like 0-255 images.*value_range=\(0, 255\)"):
+        E.GradCAM(model, value_range=(0, 1))(images)

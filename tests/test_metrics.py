@@ -31,6 +31,29 @@ def test_mosaic_layout_and_pointing_game():
         MT.make_mosaic(tiles[:3])
 
 
+def test_three_by_three_mosaic_tiles_and_focus():
+    tiles = np.stack([np.full((2, 2, 3), v) for v in range(9)])
+    m = MT.make_mosaic(tiles)
+    assert m.shape == (6, 6, 3) and m[0, 4, 0] == 2 and m[2, 0, 0] == 3 and m[5, 5, 0] == 8
+    assert MT.tile_of(5, 0, (6, 6), grid=3) == 6 and MT.tile_of(2, 3, (6, 6), grid=3) == 4
+    s = np.zeros((9, 9)); s[4, 4] = 3.0; s[0, 0] = 1.0; s[8, 8] = -5.0     # negative mass is ignored
+    assert MT.pointing_hit(s, 4, grid=3) and not MT.pointing_hit(s, 0, grid=3)
+    assert MT.focus(s, 4, grid=3) == pytest.approx(0.75)
+    assert MT.focus(s, [0, 4], grid=3) == pytest.approx(1.0)
+    assert MT.focus(np.ones((9, 9)), 2, grid=3) == pytest.approx(1 / 9)          # spread evenly: chance
+    assert MT.focus(-np.ones((9, 9)), 2, grid=3) == pytest.approx(1 / 9)         # no positive mass: chance
+    with pytest.raises(ValueError, match="0 .. 8"):
+        MT.focus(s, 9, grid=3)
+
+
+def test_pointing_ties_are_broken_at_random():
+    """A constant map: argmax would always answer tile 0; random tie-breaking hits each tile 1 time in 4."""
+    flat = np.ones((8, 8))
+    rng = np.random.default_rng(0)
+    hits = [MT.pointing_hit(flat, 3, rng=rng) for _ in range(800)]
+    assert 0.2 < np.mean(hits) < 0.3
+
+
 def test_wilson_interval():
     lo, hi = MT.wilson_interval(50, 100)
     assert lo < 0.5 < hi and hi - lo == pytest.approx(0.192, abs=0.002)
@@ -53,3 +76,128 @@ def test_deletion_and_insertion_on_a_known_model():
     assert MT.area_under(f, d_good) < MT.area_under(f, d_bad)
     assert MT.area_under(f, i_good) > MT.area_under(f, i_bad)
     assert MT.area_under([0, 1], [1, 1]) == pytest.approx(1.0)
+    assert MT.area_under([0, 0.5, 1], [[1, 1, 1], [1, 0, 0]]) == pytest.approx([1.0, 0.25])
+
+
+# ---------------------------------------------------------------- ROAD
+
+def test_linear_imputation_on_a_4x4_image_by_hand():
+    """Weights: 1/6 for the 4 direct neighbours, 1/12 for the 4 diagonal ones, renormalised at the border."""
+    img = np.arange(16, dtype=float).reshape(4, 4, 1)       # value = 4 * row + col
+    one = np.zeros((4, 4), bool); one[1, 1] = True
+    # (0 + 2 + 8 + 10) / 12 + (1 + 4 + 6 + 9) / 6 = 20/12 + 20/6 = 5
+    out = MT.impute_linear(img, one, noise=0)
+    assert out[1, 1, 0] == pytest.approx(5.0)
+    assert np.array_equal(np.delete(out.ravel(), 5), np.delete(img.ravel(), 5))     # the rest untouched
+    corner = np.zeros((4, 4), bool); corner[0, 0] = True
+    # three neighbours inside: (1/6 * 1 + 1/6 * 4 + 1/12 * 5) / (1/6 + 1/6 + 1/12) = (15/12) / (5/12) = 3
+    assert MT.impute_linear(img, corner, noise=0)[0, 0, 0] == pytest.approx(3.0)
+    # two removed neighbours (1,1) and (1,2): one 2 x 2 system, solved by hand. (1,1) sees the known
+    # diagonal values 0, 2, 8, 10, the known direct ones 1, 4, 9 and the unknown (1,2), weight 1/6:
+    #   x11 = (0+2+8+10)/12 + (1+4+9)/6 + x12/6 = 20/12 + 14/6 + x12/6 = 4 + x12/6
+    #   x12 = (1+3+9+11)/12 + (2+7+10)/6 + x11/6 = 2 + 19/6 + x11/6 = 31/6 + x11/6
+    #   => x11 = 4 + 31/36 + x11/36 => x11 * 35/36 = 175/36 => x11 = 5, x12 = 31/6 + 5/6 = 6
+    two = np.zeros((4, 4), bool); two[1, 1] = two[1, 2] = True
+    out = MT.impute_linear(img, two, noise=0)
+    assert out[1, 1, 0] == pytest.approx(5.0) and out[1, 2, 0] == pytest.approx(6.0)
+    # a linear ramp is reproduced exactly wherever the holes are (the weights are symmetric)
+    ramp = np.stack([np.add.outer(np.arange(6.0), 2 * np.arange(6.0))] * 3, axis=-1)
+    holes = np.random.default_rng(0).random((6, 6)) < 0.5
+    holes[0] = False; holes[-1] = False; holes[:, 0] = False; holes[:, -1] = False
+    assert np.allclose(MT.impute_linear(ramp, holes, noise=0), ramp, atol=1e-4)
+
+
+def test_linear_imputation_noise_batch_and_errors():
+    rng = np.random.default_rng(1)
+    imgs = rng.random((3, 8, 8, 3)) * 255
+    rem = rng.random((3, 8, 8)) < 0.5
+    clean = MT.impute_linear(imgs, rem, noise=0)
+    for i in range(3):              # a batch is solved as one system: the same as one image at a time
+        assert np.allclose(clean[i], MT.impute_linear(imgs[i], rem[i], noise=0), atol=1e-3)
+    noisy = MT.impute_linear(imgs, rem, noise=0.01, rng=0)
+    d = (noisy - clean)[rem]
+    assert np.all((noisy - clean)[~rem] == 0) and 2.0 < d.std() < 3.1          # 0.01 * 255 = 2.55
+    assert np.array_equal(noisy, MT.impute_linear(imgs, rem, noise=0.01, rng=0))   # seeded: reproducible
+    with pytest.raises(ValueError, match="every pixel removed"):
+        MT.impute_linear(imgs, np.ones((3, 8, 8), bool))
+
+
+def test_mean_and_blur_imputation():
+    img = np.zeros((8, 8, 3)); img[:, 4:] = 100
+    rem = np.zeros((8, 8), bool); rem[0, 0] = True
+    assert np.allclose(MT.impute_mean(img, rem)[0, 0], 50.0)
+    blurred = MT.impute_blur(img, rem, sigma=2.0)
+    assert 0 < blurred[0, 0, 0] < 50 and np.array_equal(blurred[1:], img[1:].astype(np.float32))
+
+
+def test_morf_and_lerf_orders_with_random_ties():
+    s = np.array([[4.0, 3.0], [2.0, 2.0]])
+    morf = MT.removal_masks(s, [0, 0.25, 0.5, 1.0], "morf", rng=0)
+    assert morf[1].tolist() == [[True, False], [False, False]] and morf[2][0].all() and morf[3].all()
+    lerf = MT.removal_masks(s, [0.25, 0.75], "lerf", rng=0)
+    assert lerf[0][1].sum() == 1 and not lerf[0][0].any() and lerf[1].sum() == 3 and not lerf[1][0, 0]
+    # ties: a constant map is removed in random order, not from the top rows down
+    firsts = [np.flatnonzero(MT.removal_masks(np.zeros((4, 4)), [1 / 16], rng=seed)[0].ravel())[0] for seed in range(200)]
+    assert len(set(firsts)) == 16
+    with pytest.raises(ValueError, match="morf"):
+        MT.removal_masks(s, [0.5], "most")
+
+
+def _quarter_model(x):
+    """Class 0's probability is the mean brightness of the top-left 8 x 8 quarter, on a 0-255 scale."""
+    p = np.asarray(x)[:, :8, :8].mean(axis=(1, 2, 3)) / 255.0
+    return np.stack([p, 1 - p], axis=1)
+
+
+def test_morf_and_lerf_on_a_model_whose_answer_is_known():
+    """The evidence is the top-left quarter (white on black). A map that ranks it first: MoRF falls to 0
+    once that quarter is gone (a quarter of the pixels), LeRF stays at 1 until then; the inverted map does the
+    opposite; a random map lies between. Mean-colour filling shows the same ordering."""
+    img = np.zeros((2, 16, 16, 3), np.float32); img[:, :8, :8] = 255
+    right = np.zeros((2, 16, 16)); right[:, :8, :8] = 1
+    f = np.array([0, 0.25, 0.5, 0.75])
+    morf = MT.removal_curves(_quarter_model, img, right, 0, f, "morf", "mean colour", rng=0)
+    lerf = MT.removal_curves(_quarter_model, img, right, 0, f, "lerf", "mean colour", rng=0)
+    assert np.allclose(morf[:, 1:], 0.25)            # the quarter became the mean colour, 255 / 4
+    assert np.allclose(lerf, 1.0)                    # LeRF replaced black pixels elsewhere; the quarter stays white
+    morf_lin = MT.removal_curves(_quarter_model, img, right, 0, f, "morf", "linear (ROAD)", rng=0)
+    lerf_lin = MT.removal_curves(_quarter_model, img, right, 0, f, "lerf", "linear (ROAD)", rng=0)
+    wrong = 1 - right
+    morf_bad = MT.removal_curves(_quarter_model, img, wrong, 0, f, "morf", "linear (ROAD)", rng=0)
+    rand = MT.removal_curves(_quarter_model, img, np.random.default_rng(3).random((2, 16, 16)), 0, f, "morf",
+                             "linear (ROAD)", rng=0)
+    assert np.allclose(lerf_lin, 1.0, atol=0.02)
+    a_good, a_bad, a_rand = (MT.area_under(f, c).mean() for c in (morf_lin, morf_bad, rand))
+    assert a_good < a_rand < a_bad
+    assert morf_lin[:, -1].max() < 0.1               # the quarter filled from black neighbours: dark
+    # each image has its own random stream: the first image scores the same alone as in the batch
+    assert np.array_equal(morf_lin[:1], MT.removal_curves(_quarter_model, img[:1], right[:1], 0, f, "morf",
+                                                          "linear (ROAD)", rng=0))
+    # identical maps and the same seed give identical curves (common random numbers)
+    assert np.array_equal(morf_lin, MT.removal_curves(_quarter_model, img, right.copy(), 0, f, "morf",
+                                                      "linear (ROAD)", rng=0))
+
+
+# ---------------------------------------------------------------- bootstrap
+
+def test_bootstrap_interval_covers_the_true_mean():
+    """Synthetic data with a known mean (skewed: exponential, mean 1): the 95 % interval over 60 values
+    covers it in about 95 % of 300 repetitions (the percentile bootstrap runs a little short on small,
+    skewed samples, so we accept 0.88 to 0.99)."""
+    rng = np.random.default_rng(0)
+    covered = []
+    for _ in range(300):
+        lo, hi = MT.bootstrap_interval(rng.exponential(1.0, 60), rng=rng, n_boot=1000)
+        covered.append(lo <= 1.0 <= hi)
+    assert 0.88 <= np.mean(covered) <= 0.99
+    # hit rates: 0/1 values; about the Wilson interval for n = 400
+    hits = np.r_[np.ones(300), np.zeros(100)]
+    lo, hi = MT.bootstrap_interval(hits, rng=0)
+    wlo, whi = MT.wilson_interval(300, 400)
+    assert abs(lo - wlo) < 0.01 and abs(hi - whi) < 0.01
+    # paired differences are narrower than either interval alone
+    a = rng.normal(0.5, 0.2, 100); b = a + 0.02 + rng.normal(0, 0.01, 100)
+    dlo, dhi = MT.bootstrap_interval(b - a, rng=0)
+    assert 0 < dlo < 0.02 < dhi and dhi - dlo < np.ptp(MT.bootstrap_interval(a, rng=0))
+    with pytest.raises(ValueError, match="at least two"):
+        MT.bootstrap_interval([1.0])

@@ -95,3 +95,18 @@ def test_any_size_copy_classifies_a_mosaic_like_its_tiles(course_model, test_ima
     assert big.predict(mosaic[None], verbose=0).shape == (1, 10)
     np.testing.assert_allclose(big.predict(x[:4], verbose=0), course_model.predict(x[:4], verbose=0), rtol=1e-4, atol=1e-4)
     assert cu.explain.GradCAM(big, value_range=(0, 255))(mosaic).shape == (1, 64, 64)
+
+
+def test_any_size_copy_keeps_an_adapted_normalization():
+    """any_size copies the weights with set_weights; an adapted Normalization keeps its statistics outside
+    them (finalize_state), so without a refresh the copy normalised with mean 0 and variance 1."""
+    keras.utils.set_random_seed(2)
+    norm = layers.Normalization(name="norm")
+    norm.adapt(np.random.default_rng(2).uniform(0, 255, (64, 32, 32, 3)).astype("float32"))
+    x = inputs = keras.Input((32, 32, 3))
+    x = layers.Conv2D(8, 3, padding="same", activation="relu")(norm(x))
+    model = keras.Model(inputs, layers.Dense(10)(layers.GlobalAveragePooling2D()(x)))
+    images = np.random.default_rng(3).uniform(0, 255, (3, 32, 32, 3)).astype("float32")
+    big = M.any_size(model)
+    np.testing.assert_allclose(big.predict(images, verbose=0), model.predict(images, verbose=0), rtol=1e-5, atol=1e-5)
+    assert big.predict(np.tile(images, (1, 2, 2, 1)), verbose=0).shape == (3, 10)

@@ -1,4 +1,5 @@
-"""pyproject.toml holds the one list of versions; environment.yml, README.md and .ci/run agree with it."""
+"""pyproject.toml holds the floors, constraints.txt the tested versions; environment.yml, README.md and
+.ci/run agree with them."""
 from __future__ import annotations
 
 import re
@@ -6,6 +7,8 @@ import tomllib
 from pathlib import Path
 
 import yaml
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -14,15 +17,57 @@ def _pyproject():
     return tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
+def _constraints() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version.strip()
+    return pins
+
+
 def test_pyproject_declares_the_course_dependencies():
     project = _pyproject()["project"]
-    assert project["name"] == "course_utils" and project["requires-python"] == ">=3.10"
+    assert project["name"] == "course_utils"
     names = {re.split(r"[<>=!~\[ ]", d)[0].lower() for d in project["dependencies"]}
-    assert {"tensorflow", "numpy", "matplotlib", "ipywidgets", "jupyterlab"} <= names
+    assert {"tensorflow", "keras", "numpy", "matplotlib", "ipywidgets"} <= names
     deps = " ".join(project["dependencies"])
-    assert "tensorflow>=2.16" in deps and "ipywidgets>=8" in deps and "jupyterlab>=4" in deps
-    test = {re.split(r"[<>=!~ ]", d)[0].lower() for d in project["optional-dependencies"]["test"]}
-    assert {"pytest", "nbval"} <= test
+    assert "ipywidgets>=8" in deps
+    extras = project["optional-dependencies"]
+    assert "jupyterlab>=4" in extras["lab"] and "jupyterlab>=4" in extras["test"]
+    test = {re.split(r"[<>=!~ \[]", d)[0].lower() for d in extras["test"]}
+    assert {"pytest", "nbval", "pyyaml"} <= test
+
+
+def test_floors_match_what_the_code_needs():
+    """Issue 11, item 4: the floors the code needs (each failed before the fix)."""
+    project = _pyproject()["project"]
+    # tests import tomllib (3.11); TensorFlow has wheels for 3.10-3.13 only
+    assert SpecifierSet(project["requires-python"]) == SpecifierSet(">=3.11,<3.14")
+    floors = {Requirement(d).name.lower(): Requirement(d).specifier for d in project["dependencies"]}
+    assert floors["keras"] == SpecifierSet(">=3.14")          # the last of Keras's safe-mode loading fixes
+    assert floors["numpy"] == SpecifierSet(">=2")             # numpy 1.26 excluded on purpose (README, Setup)
+    assert floors["tensorflow"] == SpecifierSet(">=2.18")     # the first TensorFlow built for numpy 2
+    # HEIC photos: an optional extra, which the test extra pulls in so the tests open a real HEIC
+    extras = project["optional-dependencies"]
+    assert any(Requirement(d).name == "pillow-heif" for d in extras["heic"])
+    assert "course_utils[heic]" in extras["test"]
+
+
+def test_constraints_pin_versions_that_the_floors_allow():
+    """constraints.txt (pip freeze of the environment the suite passed in) pins every dependency exactly,
+    never the course itself, and at versions that satisfy pyproject.toml's floors."""
+    pins = _constraints()
+    assert "course-utils" not in pins and all(re.fullmatch(r"[0-9][0-9A-Za-z.+!-]*", v) for v in pins.values())
+    project = _pyproject()["project"]
+    extras = project["optional-dependencies"]
+    for text in project["dependencies"] + extras["test"] + extras["heic"] + extras["lab"]:
+        req = Requirement(text)
+        if req.name == "course_utils":
+            continue
+        name = re.sub(r"[-_.]+", "-", req.name).lower()
+        assert name in pins, f"constraints.txt does not pin {req.name}"
+        assert req.specifier.contains(pins[name], prereleases=True), f"{req.name}=={pins[name]} breaks {req}"
 
 
 def test_environment_yml_agrees_with_pyproject():
@@ -30,13 +75,12 @@ def test_environment_yml_agrees_with_pyproject():
     assert env["channels"] == ["conda-forge"]
     deps = env["dependencies"]
     python = next(d for d in deps if isinstance(d, str) and d.startswith("python"))
-    major, minor = map(int, python.split("=")[1].split(".")[:2])
-    lowest = tuple(map(int, _pyproject()["project"]["requires-python"].lstrip(">=").split(".")))
-    assert (major, minor) >= lowest
+    version = python.split("=")[1]
+    assert SpecifierSet(_pyproject()["project"]["requires-python"]).contains(version + ".0")
     assert "pip" in deps
     pip = next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)
-    # it installs this package with its test extra, and repeats no version of its own
-    assert pip == ['-e ".[test]"']
+    # it installs this package with its test extra and the tested versions, and repeats no version of its own
+    assert pip == ['-e ".[test]"', "-c constraints.txt"]
     extras = _pyproject()["project"]["optional-dependencies"]
     assert "test" in extras
 
@@ -51,8 +95,15 @@ def _readme_block(marker: str) -> list[str]:
 def test_readme_has_the_two_commands():
     (open_cmd,) = _readme_block("open-command")
     (test_cmd,) = _readme_block("test-command")
-    assert "pip install -e ." in open_cmd and "jupyter lab" in open_cmd
-    assert 'pip install -e ".[test]"' in test_cmd and "pytest --nbval notebooks tests" in test_cmd
+    assert "pip install -e " in open_cmd and "jupyter lab" in open_cmd
+    assert 'pip install -e ".[test]" -c constraints.txt' in test_cmd and "pytest --nbval notebooks tests" in test_cmd
+
+
+def test_readme_says_how_to_test_against_the_newest_versions():
+    text = (ROOT / "README.md").read_text()
+    note = text.split("**Testing against the newest versions**", 1)[1].split("\n\n", 1)[0]
+    assert 'pip install -U -e ".[test]"' in note and "constraints.txt" not in note.split("pytest")[0]
+    assert "CI_NEWEST=1 bash .ci/run" in note
 
 
 def test_readme_course_map_lists_every_notebook():
@@ -64,3 +115,5 @@ def test_readme_course_map_lists_every_notebook():
 def test_ci_runs_the_readme_command_with_the_real_data():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "test-command" in ci and "CIFAR10_PATH" in ci and "shared/data/cifar-10-python.tar.gz" in ci
+    # it refuses a README command that lost the constraints, and CI_NEWEST=1 drops them on purpose
+    assert '*"-c constraints.txt"*' in ci and "CI_NEWEST" in ci

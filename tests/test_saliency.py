@@ -78,13 +78,76 @@ def test_bad_input():
 
 
 def test_top_down_gains_find_the_conjunction_target():
-    """Guided search: asking for 'red' and 'vertical' together finds the red vertical target that
-    bottom-up saliency misses."""
+    """Guided search: asking for 'yellow' (orange's end of blue-yellow) and 'vertical' together finds the
+    orange vertical target that bottom-up saliency misses."""
     hits = 0
     for seed in range(20):
         img, target, positions = S.conjunction_scene(seed=seed)
-        guided = S.top_down_saliency(img, {"red": 1.0, "vertical": 1.0}, bottom_up_weight=0.0)
+        guided = S.top_down_saliency(img, {"yellow": 1.0, "vertical": 1.0}, bottom_up_weight=0.0)
         hits += positions[_nearest(_peak(guided), positions)] == target
     assert hits >= 15, hits
     with pytest.raises(ValueError, match="Unknown feature"):
         S.feature_map(img, "purple")
+
+
+def test_palette_is_orange_and_blue_of_equal_intensity():
+    """Issue 14: no red against green. The two colours differ in hue, not in intensity, so an odd colour
+    pops out through the colour channels alone."""
+    orange, blue = np.array(S.ORANGE), np.array(S.BLUE)
+    assert abs(orange.mean() - blue.mean()) < 0.005
+    assert orange[0] > orange[1] > orange[2] and blue[2] > blue[1] > blue[0]
+    img, target = S.colour_scene(seed=2)
+    colours = {tuple(np.round(c, 3)) for c in img.reshape(-1, 3) if c.any()}
+    assert colours == {tuple(np.round(orange, 3)), tuple(np.round(blue, 3))}
+    assert S.item_kind(img, target) == "orange vertical"
+    parts = S.saliency_map(img, return_parts=True)
+    assert parts["colour"].max() > 2 * parts["intensity"].max()     # every bar has the same intensity
+
+
+def test_scene_reading_helpers():
+    img, target, positions = S.conjunction_scene(seed=0)
+    kinds = [S.item_kind(img, p) for p in positions]
+    assert kinds[positions.index(target)] == "orange vertical"
+    assert set(kinds) == {"orange vertical", "orange horizontal", "blue vertical"}
+    assert kinds.count("orange vertical") == 1
+    i = positions.index(target)
+    rc = ((target[0] - 2) // S.SCALE, (target[1] - 2) // S.SCALE)
+    assert S.nearest_item(rc, positions) == i
+    assert S.to_image((3, 5)) == (14, 22)
+    with pytest.raises(ValueError, match="orange vertical"):
+        S.search_scene("red vertical", ["blue vertical"])
+
+
+def test_colour_singleton_pops_out_among_mixed_orientations():
+    """Notebook 01's prediction exercise: an orange bar among blue bars of both orientations pops out, and
+    it is the colour map (not the orientation map) that singles it out."""
+    for seed in range(10):
+        img, target, positions = S.search_scene("orange vertical", ["blue vertical", "blue horizontal"], seed=seed)
+        kinds = {S.item_kind(img, p) for p in positions if p != target}
+        assert kinds == {"blue vertical", "blue horizontal"}
+        parts = S.saliency_map(img, return_parts=True)
+        assert positions[S.nearest_item(_peak(parts["saliency"]), positions)] == target, seed
+        assert positions[S.nearest_item(_peak(parts["colour"]), positions)] == target, seed
+        assert positions[S.nearest_item(_peak(parts["orientation"]), positions)] != target, seed
+
+
+def test_tasks_move_the_first_fixation_except_where_bottom_up_already_goes():
+    """Notebook 01's top-down section: asking for blue bars or for the orange vertical target moves the
+    first fixation; asking for horizontal bars does not, because bottom-up saliency already goes to the
+    orange horizontal bars (the colour map peaks on an orange bar)."""
+    tasks = {"free": {}, "blue": {"blue": 2.0}, "horizontal": {"horizontal": 2.0},
+             "target": {"yellow": 2.0, "vertical": 2.0}}
+    first = {name: [] for name in tasks}
+    colour_on_orange = 0
+    for seed in range(20):
+        img, target, positions = S.conjunction_scene(seed=seed)
+        for name, gains in tasks.items():
+            i = S.nearest_item(S.winner_take_all(S.top_down_saliency(img, gains), k=1)[0], positions)
+            first[name].append("target" if positions[i] == target else S.item_kind(img, positions[i]))
+        parts = S.saliency_map(img, return_parts=True)
+        colour_on_orange += S.item_kind(img, positions[S.nearest_item(_peak(parts["colour"]), positions)]).startswith("orange")
+    assert first["free"].count("orange horizontal") >= 17
+    assert first["horizontal"].count("orange horizontal") == 20
+    assert first["blue"].count("blue vertical") == 20
+    assert first["target"].count("target") >= 15
+    assert colour_on_orange == 20

@@ -65,12 +65,58 @@ def test_widget_redraws_when_a_control_moves(explorer):
     assert box.controls["layer"].options == tuple(cu.explain.conv_layers(explorer.model))
     first = box.picture.value
     assert first[:4] == b"\x89PNG"
-    box.controls["class"].value = 4
+    box.controls["class"].value = (explorer.compute(0)["class_index"] + 1) % 10   # not the predicted class
     second = box.picture.value
     assert second != first and box.last_redraw_ms > 0
     box.controls["layer"].value = "res1"
     assert box.picture.value != second
     assert repr(box) == "FigureControls(image, class, layer, method)"
+
+
+def test_prediction_text_names_the_prediction_and_the_top_3():
+    logits = np.log(np.array([1, 2, 3, 70, 4, 10, 5, 2, 2, 1], dtype=float))   # probabilities in percent
+    text = cu.widgets.prediction_text(logits, truth=5)
+    assert text == "Prediction: cat. Top 3: cat 70%, dog 10%, frog 5%. True class: dog."
+    assert cu.widgets.prediction_text(logits).endswith("frog 5%.")
+
+
+def test_every_explorer_picture_has_a_text_line_under_it(explorer, course_model):
+    import ipywidgets as w
+    import matplotlib
+
+    matplotlib.use("Agg")
+    box = explorer.widget()
+    assert isinstance(box.caption, w.Label) and box.children[-1] is box.caption    # plain text, under the picture
+    r = explorer.compute(0)
+    expected = cu.widgets.prediction_text(r["logits"], truth=explorer.labels[0])
+    assert box.caption.value == expected and expected.startswith("Prediction: ")
+    box.controls["image"].value = 1
+    assert box.caption.value == cu.widgets.prediction_text(explorer.compute(1)["logits"], truth=explorer.labels[1])
+    photo = np.random.default_rng(0).integers(0, 256, (90, 150, 3)).astype(np.uint8)
+    own = cu.widgets.own_image_explorer(course_model, image=photo)
+    assert isinstance(own.caption, w.Label) and own.children[-1] is own.caption
+    assert own.caption.value.startswith("Prediction: ") and own.caption.value.count("%") == 3
+
+
+def test_one_perceptually_uniform_colour_map_and_a_projector_style(monkeypatch, capsys):
+    import matplotlib as mpl
+
+    assert cu.viz.CMAP == "inferno" and cu.viz.ALPHA == 0.45
+    grey = mpl.colormaps[cu.viz.CMAP](np.linspace(0, 1, 64))[:, :3] @ [0.299, 0.587, 0.114]
+    assert np.all(np.diff(grey) > 0)                      # brightness rises: readable in greyscale
+    try:
+        cu.setup(projector=True)
+        assert mpl.rcParams["figure.dpi"] == 120 and mpl.rcParams["font.size"] == 12
+        assert capsys.readouterr().out.rstrip().endswith("| seed 42 | projector")
+        monkeypatch.setenv("COURSE_PROJECTOR", "0")
+        cu.setup(quiet=True)
+        assert mpl.rcParams["figure.dpi"] == 72 and mpl.rcParams["font.size"] == 9
+        monkeypatch.setenv("COURSE_PROJECTOR", "1")
+        cu.setup(quiet=True)
+        assert mpl.rcParams["figure.dpi"] == 120
+    finally:
+        monkeypatch.delenv("COURSE_PROJECTOR")
+        cu.setup(quiet=True)
 
 
 def test_feature_map_figure_checks_k():

@@ -1,0 +1,246 @@
+"""The fixed experiments of notebook 07, run once by a command and read back by the notebook.
+
+    python -m course_utils.evaluation              # about 3 minutes on two CPU cores
+    python -m course_utils.evaluation --quick      # a smoke run on a few images, written to /tmp
+
+Notebook 07 has to run in under a minute. Its tables need more: ROAD and the two older fillings (mean colour,
+blur) for five maps, two orders and ten fractions on 200 test images (60,000 forward passes), and seven
+localisation maps on 300 mosaics of 96 x 96 pixels. This command computes them with the functions below and
+writes ``course_utils/assets/evaluation_07.json`` (per-image areas and per-mosaic scores, so that the
+notebook draws its own bootstrap intervals). The notebook recomputes a slice of each live and shows that it
+gives the stored numbers.
+
+Every random choice is seeded; each image has its own random stream (tie-breaking, noise, the random
+order), so the first ``k`` images give the same numbers whether ``k`` or 200 images are scored.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import metrics
+
+__all__ = ["CONFUSABLE", "FRACTIONS", "ROAD_METHODS", "LOCALISATION_METHODS", "RESULTS_PATH", "first_correct",
+           "attribution_maps", "road_areas", "confusable_mosaics", "localisation_maps", "localisation_scores",
+           "centre_prior", "run", "load"]
+
+RESULTS_PATH = Path(__file__).resolve().parent / "assets" / "evaluation_07.json"
+
+#: Pairs of CIFAR-10 classes the course model confuses most (each way round).
+CONFUSABLE = {"cat": "dog", "dog": "cat", "automobile": "truck", "truck": "automobile", "deer": "horse",
+              "horse": "deer"}
+#: Fractions of the pixels removed: 0 %, 10 %, ..., 90 % (ROAD needs at least one pixel left).
+FRACTIONS = tuple(round(0.1 * i, 1) for i in range(10))
+ROAD_METHODS = ("CAM", "Grad-CAM", "guided Grad-CAM", "vanilla gradient", "random order")
+#: Grad-CAM at four depths (deepest first), then the pixel-level maps.
+LAYERS = ("conv4", "res2", "conv3", "res1")
+LOCALISATION_METHODS = tuple(f"Grad-CAM {layer}" for layer in LAYERS) + ("guided Grad-CAM", "vanilla gradient")
+SEED = 7
+
+
+def _saliency(maps) -> np.ndarray:
+    """Gradient methods give ``(N, H, W, 3)``: take the largest |value| over the channels."""
+    m = np.asarray(maps)
+    return np.abs(m).max(axis=-1) if m.ndim == 4 else m
+
+
+def first_correct(model, images, labels, n: int) -> np.ndarray:
+    """Indices of the first ``n`` images the model labels correctly (``images``: (N, 32, 32, 3))."""
+    pred = model.predict(np.asarray(images, np.float32), batch_size=500, verbose=0).argmax(1)
+    idx = np.flatnonzero(pred == np.asarray(labels))
+    if len(idx) < n:
+        raise ValueError(f"Only {len(idx)} correctly classified images among {len(images)}; asked for {n}.")
+    return idx[:n]
+
+
+def attribution_maps(model, images, classes, seed: int = SEED) -> dict[str, np.ndarray]:
+    """The maps ROAD ranks pixels by: ``{name: (N, H, W)}`` for :data:`ROAD_METHODS`.
+
+    The random order is a map of uniform noise (image ``i`` gets row ``i`` of one seeded draw).
+    """
+    from . import explain
+
+    x = np.asarray(images, np.float32)
+    out = {
+        "CAM": explain.CAM(model)(x, classes),
+        "Grad-CAM": explain.GradCAM(model)(x, classes),
+        "guided Grad-CAM": _saliency(explain.GuidedGradCAM(model)(x, classes)),
+        "vanilla gradient": _saliency(explain.VanillaGradient(model)(x, classes)),
+        "random order": np.random.default_rng(seed).random(x.shape[:3]),
+    }
+    return {k: np.asarray(v, np.float64) for k, v in out.items()}
+
+
+def _predict(model):
+    import tensorflow as tf
+
+    forward = tf.function(lambda t: tf.nn.softmax(model(t, training=False)), reduce_retracing=True)
+    return lambda batch: forward(tf.constant(batch, tf.float32)).numpy()
+
+
+def road_areas(model, images, classes, maps, imputers=None, orders=("morf", "lerf"), fractions=FRACTIONS,
+               seed: int = SEED):
+    """Areas under the removal curves: ``areas[imputer][order][method]`` is ``(N,)``, ``curves`` the same
+    keys with the mean curve ``(F,)``. Every method gets the same seed (common random numbers)."""
+    predict = _predict(model)
+    areas, curves = {}, {}
+    for imp in imputers or list(metrics.IMPUTERS):
+        for order in orders:
+            for name, s in maps.items():
+                c = metrics.removal_curves(predict, images, s, classes, fractions, order, imp, rng=seed)
+                areas.setdefault(imp, {}).setdefault(order, {})[name] = metrics.area_under(fractions, c)
+                curves.setdefault(imp, {}).setdefault(order, {})[name] = c.mean(axis=0)
+    return areas, curves
+
+
+def confusable_mosaics(images, labels, pool, n: int, class_names, grid: int = 3, seed: int = SEED):
+    """``n`` mosaics of ``grid`` x ``grid`` test images where the target's confusable partner is present.
+
+    Each mosaic: a target class drawn from :data:`CONFUSABLE`, one tile of it, one tile of its partner
+    (cat with dog, automobile with truck, deer with horse), and ``grid**2 - 2`` tiles of other, distinct
+    classes, all at random places. Tiles come from ``pool`` (indices of images the model labels correctly on
+    their own). Returns ``mosaics (n, grid*32, grid*32, 3)`` float32 and a dict of ``(n,)`` / ``(n, grid**2)``
+    arrays: ``target``, ``tile``, ``partner_tile``, ``tile_images``.
+    """
+    labels = np.asarray(labels)
+    pool = np.asarray(pool)
+    by_class = [pool[labels[pool] == c] for c in range(len(class_names))]
+    targets = [class_names.index(c) for c in CONFUSABLE]
+    rng = np.random.default_rng(seed)
+    mosaics, info = [], {"target": [], "tile": [], "partner_tile": [], "tile_images": []}
+    for _ in range(n):
+        t = int(rng.choice(targets))
+        partner = class_names.index(CONFUSABLE[class_names[t]])
+        others = rng.choice([c for c in range(len(class_names)) if c not in (t, partner)], size=grid * grid - 2,
+                            replace=False)
+        classes = np.concatenate([[t, partner], others])[rng.permutation(grid * grid)]
+        picks = np.array([rng.choice(by_class[c]) for c in classes])
+        mosaics.append(metrics.make_mosaic(images[picks]))
+        info["target"].append(t)
+        info["tile"].append(int(np.flatnonzero(classes == t)[0]))
+        info["partner_tile"].append(int(np.flatnonzero(classes == partner)[0]))
+        info["tile_images"].append(picks)
+    return np.stack(mosaics).astype(np.float32), {k: np.asarray(v) for k, v in info.items()}
+
+
+def centre_prior(shape: tuple[int, int], sigma: float | None = None) -> np.ndarray:
+    """A map that ignores the image: a Gaussian bump at the centre (``sigma``: a third of the side)."""
+    h, w = shape
+    sigma = sigma or min(h, w) / 3
+    yy, xx = np.mgrid[:h, :w]
+    return np.exp(-((yy - (h - 1) / 2) ** 2 + (xx - (w - 1) / 2) ** 2) / (2 * sigma ** 2))
+
+
+def localisation_maps(model, mosaics, targets, batch: int = 50) -> dict[str, np.ndarray]:
+    """``{name: (n, H, W)}`` for :data:`LOCALISATION_METHODS` on mosaics (the model runs at any size)."""
+    from . import explain, models
+
+    big = models.any_size(model)
+    makers = {f"Grad-CAM {layer}": (lambda layer=layer: explain.GradCAM(big, layer)) for layer in LAYERS}
+    makers["guided Grad-CAM"] = lambda: explain.GuidedGradCAM(big)
+    makers["vanilla gradient"] = lambda: explain.VanillaGradient(big)
+    out = {}
+    for name, make in makers.items():
+        method = make()
+        out[name] = np.concatenate([_saliency(method(mosaics[i:i + batch], targets[i:i + batch]))
+                                    for i in range(0, len(mosaics), batch)])
+    return out
+
+
+def localisation_scores(maps: dict, info: dict, grid: int = 3, seed: int = SEED) -> dict[str, dict[str, np.ndarray]]:
+    """Per mosaic: pointing-game ``hit`` (0/1), ``focus`` (share on the target tile) and ``focus_partner``
+    (share on the confusable partner's tile), for each map and for the two baselines (a centre prior and a
+    random map, both added here)."""
+    n = len(info["target"])
+    shape = next(iter(maps.values())).shape[1:]
+    maps = dict(maps)
+    maps["centre prior"] = np.broadcast_to(centre_prior(shape), (n, *shape))
+    maps["random map"] = np.random.default_rng(seed).random((n, *shape))
+    scores = {}
+    for name, m in maps.items():
+        rng = np.random.default_rng(seed)
+        scores[name] = {
+            "hit": np.array([metrics.pointing_hit(m[i], info["tile"][i], grid, rng) for i in range(n)], float),
+            "focus": np.array([metrics.focus(m[i], info["tile"][i], grid) for i in range(n)]),
+            "focus_partner": np.array([metrics.focus(m[i], info["partner_tile"][i], grid) for i in range(n)]),
+        }
+    return scores
+
+
+def _tolist(tree, digits: int = 5):
+    if isinstance(tree, dict):
+        return {k: _tolist(v, digits) for k, v in tree.items()}
+    arr = np.asarray(tree)
+    return np.round(arr, digits).tolist() if arr.dtype.kind == "f" else arr.tolist()
+
+
+def _toarray(tree):
+    if isinstance(tree, dict):
+        return {k: _toarray(v) for k, v in tree.items()}
+    return np.asarray(tree)
+
+
+def run(n_images: int = 200, n_mosaics: int = 300, path: Path | None = RESULTS_PATH, seed: int = SEED) -> dict:
+    """Compute every stored table of notebook 07 and write it to ``path`` (JSON). Returns the results."""
+    from . import data, models
+
+    start = time.perf_counter()
+    model = models.load_course_model()
+    (_, _), (x_test, y_test) = data.load_cifar10()
+    names = list(data.CLASS_NAMES)
+    idx = first_correct(model, x_test[:1000], y_test[:1000], n_images)
+    images, classes = x_test[idx].astype(np.float32), y_test[idx]
+    maps = attribution_maps(model, images, classes, seed)
+    areas, curves = road_areas(model, images, classes, maps, seed=seed)
+    road_s = time.perf_counter() - start
+
+    pred = model.predict(x_test[:3000].astype(np.float32), batch_size=500, verbose=0).argmax(1)
+    pool = np.flatnonzero(pred == y_test[:3000])
+    mosaics, info = confusable_mosaics(x_test, y_test, pool, n_mosaics, names, seed=seed)
+    loc = localisation_scores(localisation_maps(model, mosaics, info["target"]), info, seed=seed)
+    results = {
+        "about": {"command": "python -m course_utils.evaluation", "seed": seed,
+                  "road_seconds": round(road_s, 1), "total_seconds": round(time.perf_counter() - start, 1)},
+        "road": {"fractions": list(FRACTIONS), "test_indices": idx, "classes": classes, "areas": areas,
+                 "curves": curves},
+        "mosaics": {"grid": 3, **info, "scores": loc},
+    }
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(_tolist(results), separators=(",", ":")) + "\n", encoding="utf-8")
+    return results
+
+
+def load(path: Path | None = None) -> dict:
+    """The stored results of :func:`run` (lists turned back into numpy arrays)."""
+    path = Path(path) if path is not None else RESULTS_PATH
+    if not path.is_file():
+        raise FileNotFoundError(f"No stored results at {path}: run `python -m course_utils.evaluation` first "
+                                "(about 3 minutes on two CPU cores).")
+    return _toarray(json.loads(path.read_text(encoding="utf-8")))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m course_utils.evaluation", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="8 images and 6 mosaics, written to --out")
+    parser.add_argument("--out", type=Path, default=None, help=f"default: {RESULTS_PATH}")
+    args = parser.parse_args(argv)
+    from . import setup
+
+    setup(quiet=True)
+    if args.quick:
+        out = args.out or Path("/tmp/evaluation_07_quick.json")
+        res = run(8, 6, out)
+    else:
+        out = args.out or RESULTS_PATH
+        res = run(path=out)
+    print(f"Wrote {out} in {res['about']['total_seconds']:.0f} s.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""The key numbers the notebooks' prose states, computed here from code, and found in the stored outputs.
+
+A number in the prose must be one that a stored output shows (issue 10). nbval checks that the stored outputs
+are what the code gives today; these tests check that the numbers themselves are right, from an independent
+computation, and that the prose says them. One section per notebook; append yours.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from course_utils import exercises
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def _notebook(prefix: str):
+    (path,) = NOTEBOOKS.glob(f"{prefix}_*.ipynb")
+    return nbformat.read(path, as_version=4)
+
+
+def _outputs(nb) -> str:
+    """All stored text outputs of a notebook (streams and text/plain), joined."""
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if out.output_type == "stream":
+                parts.append(out.text)
+            elif "text/plain" in out.get("data", {}):
+                parts.append(out.data["text/plain"])
+    return "\n".join(parts)
+
+
+def _prose(nb) -> str:
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+# ---------------------------------------------------------------- 03 a CNN with GAP
+
+LAM = 0.1          # the toy loss of 03: (w1 + w2 - 1)**2 + LAM * (w1**2 + w2**2)
+
+
+def _descend(lam, start, steps, lr=0.1):
+    w = np.array(start, dtype=float)
+    for _ in range(steps):
+        w = w - lr * (2 * (w.sum() - 1) + 2 * lam * w)
+    return w
+
+
+def test_03_the_l2_minimum_is_1_over_2_point_1_and_the_notebook_shows_it():
+    w_star = exercises.l2_toy_minimum(LAM)                     # ridge regression's normal equations
+    assert np.allclose(w_star, 1 / (2 + LAM))                  # the closed form derived by hand
+    assert round(float(w_star[0]), 3) == 0.476 and round(1 / float(w_star[0]), 1) == 2.1
+    assert not np.isclose(w_star[0], 1 / 2.2, atol=1e-3)       # the old, wrong value
+    assert exercises.check_l2_minimum(lambda lam: 1 / (2 + lam)).passed
+    nb = _notebook("03")
+    out, prose = _outputs(nb), _prose(nb)
+    assert "1/2.1" in out and "1/2.1 ≈ 0.476" in prose
+    assert "2.2" not in prose and "0.4545" not in prose
+    assert "ridge of minima" not in prose and "ridge regression** (岭回归" in prose
+    assert "lr · 2λw" in prose
+
+
+def test_03_gradient_descent_converges_only_after_enough_steps_as_the_prose_says():
+    starts = [(-1.0, -1.0), (2.0, -1.0), (-1.0, 2.0), (2.0, 2.0)]
+    after_300 = np.round([_descend(LAM, s, 300) for s in starts], 3)
+    after_1000 = np.round([_descend(LAM, s, 1000) for s in starts], 3)
+    assert after_300[1].tolist() == [0.48, 0.473]              # not converged across the valley floor
+    assert np.all(after_1000 == 0.476)                         # converged to three decimals
+    factor = 1 - 2 * 0.1 * LAM                                 # w1 - w2 shrinks by 1 - 2 lr lam per step
+    assert np.isclose(abs(np.subtract(*_descend(LAM, (2.0, -1.0), 300))), 3 * factor ** 300)
+    out, prose = _outputs(_notebook("03")), _prose(_notebook("03"))
+    assert str(after_300.tolist()) in out and str(after_1000.tolist()) in out
+    assert "shrinks by 0.98 per step" in out and "factor 0.98 per step" in prose
+    assert "(0.48 against 0.473)" in prose and "every start ends at the same" not in prose
+
+
+def test_03_parameter_counts_in_the_prose_are_the_ones_the_layers_have(course_model):
+    conv4 = course_model.get_layer("conv4").output.shape[1:]               # (8, 8, 256)
+    flatten, gap = int(np.prod(conv4)) * 10 + 10, conv4[-1] * 10 + 10
+    assert (flatten, gap) == (163_850, 2_570) and course_model.get_layer("logits").count_params() == gap
+    assert (flatten - 10) // (gap - 10) == 64
+    conv2, res2a = (course_model.get_layer(n).count_params() for n in ("conv2", "res2a"))
+    assert (conv2, res2a) == (3 * 3 * 32 * 64 + 64, 3 * 3 * 128 * 128 + 128)
+    nb = _notebook("03")
+    out, prose = _outputs(nb), _prose(nb)
+    for n in (flatten, gap, course_model.count_params(), conv2, res2a):
+        assert f"{n:,}" in out, n
+    assert "2,570" in prose and "163,850" in prose and "64 times" in prose and "64 times as many" in out
+    names = {layer.name for layer in course_model.layers}
+    for name in re.findall(r"`(conv\d|res\d[ab]?|pool\d|gap|logits)`", prose):
+        assert name in names, f"03 names a layer {name!r} the course model does not have"
+
+
+def test_03_the_stored_test_accuracy_is_the_model_cards():
+    from course_utils import models
+
+    card = models.load_model_card()
+    assert f"test accuracy measured here: {card['test_accuracy']:.4f}" in _outputs(_notebook("03"))
+
+
+@pytest.mark.parametrize("prefix", ["03"])
+def test_decimal_numbers_in_the_prose_appear_in_a_stored_output(prefix):
+    nb = _notebook(prefix)
+    out = _outputs(nb)
+    prose = re.sub(r"\(\d{4}\)|\d{4}\)|, \d{4}\.|<[^>]+>", " ", _prose(nb))   # years and links are not results
+    for number in set(re.findall(r"(?<![\w.])\d+\.\d+(?![\w.])", prose)):
+        assert number in out, f"{prefix}: the prose says {number}, no stored output shows it"
