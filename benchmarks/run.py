@@ -3,6 +3,7 @@
     python benchmarks/run.py            # CIFAR10_PATH must point at the data; tf-keras-vis 0.8.7 optional
     python benchmarks/run.py --quick    # fewer repeats, no notebooks, no test suite
     python benchmarks/run.py --full     # also time every notebook and the whole `pytest --nbval` run
+    python benchmarks/run.py --only road  # just the ROAD row (notebook 07's faithfulness metric)
 
 Each figure is the median over repeats, after a warm-up call (tracing and compilation are excluded: a
 slider pays them once, when the explainer is built). Ratios compare figures of the same run, so they hold
@@ -58,11 +59,40 @@ def bench_loading(repeats: int) -> dict:
     return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
 
 
+def bench_road(model, x_test, repeats: int) -> tuple[list, dict]:
+    """ROAD (noisy linear imputation, MoRF order of Grad-CAM) on 100 test images x 10 fractions, against
+    the forward pass over the same 100 images. The ROAD curves need 10 forward passes (one per fraction)
+    plus the imputation: a sparse solve per fraction for all 100 images at once."""
+    import numpy as np
+    import tensorflow as tf
+
+    import course_utils as cu
+
+    images = x_test[:100].astype("float32")
+    forward = tf.function(lambda x: tf.nn.softmax(model(x, training=False)), reduce_retracing=True)
+    predict = lambda b: forward(tf.constant(b)).numpy()  # noqa: E731
+    classes = predict(images).argmax(1)
+    maps = cu.explain.GradCAM(model)(images, classes)
+    fractions = np.round(np.arange(10) / 10, 1)
+    t_forward = median_time(lambda: predict(images), repeats)
+    t_road = median_time(lambda: cu.metrics.removal_curves(predict, images, maps, classes, fractions, "morf",
+                                                           "linear (ROAD)", rng=0), max(3, repeats // 2))
+    masks = np.stack([cu.metrics.removal_masks(m, [0.5], rng=0)[0] for m in maps])
+    t_impute = median_time(lambda: cu.metrics.impute_linear(images, masks, rng=0), repeats)
+    figures = {"road_100x10": t_road, "forward_100": t_forward, "impute_linear_100_at_half": t_impute}
+    rows = [("ROAD curve (linear imputation, MoRF), 100 images x 10 fractions",
+             f"{t_road:.2f} s = {t_road / t_forward:.0f} x the forward pass over the same 100 images",
+             f"10 x is the floor (one forward pass per fraction); imputing half of the pixels of all 100 images "
+             f"takes {t_impute * 1e3:.0f} ms")]
+    return rows, figures
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--full", action="store_true", help="also time the notebooks and the whole test run")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--only", choices=["road"], help="measure only this part")
     args = parser.parse_args(argv)
     repeats = 3 if args.quick else 7
 
@@ -75,6 +105,11 @@ def main(argv=None) -> None:
 
     rows: list[tuple[str, str, str]] = []
     figures: dict = {}
+    if args.only == "road":
+        (_, _), (x_test, _) = cu.data.load_cifar10()
+        rows, figures = bench_road(cu.models.load_course_model(), x_test, repeats)
+        _print_table(rows, figures, repeats, tf, args.json)
+        return
 
     # ---------------------------------------------------------------- data
     load = bench_loading(3 if args.quick else 5)
@@ -161,6 +196,11 @@ def main(argv=None) -> None:
                  f"aim: at most 150 ms; the explanation takes {compute:.0f} ms, redrawing the figure and "
                  f"encoding the PNG about {render:.0f} ms"))
 
+    # ---------------------------------------------------------------- ROAD (notebook 07)
+    road_rows, road_figures = bench_road(model, x_test, repeats)
+    rows += road_rows
+    figures.update(road_figures)
+
     # ---------------------------------------------------------------- notebooks and the whole test run
     if args.full:
         import shutil
@@ -187,14 +227,18 @@ def main(argv=None) -> None:
         rows.append(("Whole `pytest --nbval notebooks tests` run", f"{seconds / 60:.1f} min",
                      summary.strip("= ")))
 
+    _print_table(rows, figures, repeats, tf, args.json)
+
+
+def _print_table(rows, figures, repeats, tf, json_path) -> None:
     print(f"Measured on: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}, "
           f"TensorFlow {tf.__version__}; medians of {repeats} or more repeats\n")
     print("| What | Measured | Target / note |")
     print("|---|---|---|")
     for what, value, note in rows:
         print(f"| {what} | {value} | {note} |")
-    if args.json:
-        with open(args.json, "w") as fh:
+    if json_path:
+        with open(json_path, "w") as fh:
             json.dump(figures, fh, indent=2)
 
 

@@ -127,7 +127,7 @@ def check_packages(dist=None, version=metadata.version) -> Item:
     if wrong:
         return Item("packages", NOT_READY, "; ".join(wrong),
                     'in the course folder, run: pip install -e ".[lab]" (it installs the versions the course '
-                    "needs); on an Intel Mac or Python outside 3.10-3.13 see README.md, 'Setup'")
+                    "needs); on an Intel Mac or Python outside 3.11-3.13 see README.md, 'Setup'")
     return Item("packages", READY, "every package the course needs is installed, at a version it allows")
 
 
@@ -151,8 +151,8 @@ def check_tensorflow() -> Item:
         value = float(tf.reduce_sum(tf.constant([1.0, 2.0])))
     except Exception as exc:  # ImportError, a DLL that fails to load, an illegal instruction is not caught
         return Item("TensorFlow", NOT_READY, f"does not import ({_first_line(exc)})",
-                    "pip install --force-reinstall \"tensorflow>=2.16\" in this environment; TensorFlow has "
-                    "wheels for Python 3.10-3.13 only (README.md, 'Setup')")
+                    "pip install --force-reinstall \"tensorflow>=2.18\" in this environment; TensorFlow has "
+                    "wheels for Python 3.10-3.13 only; the course needs 3.11-3.13 (README.md, 'Setup')")
     if value != 3.0:
         return Item("TensorFlow", NOT_READY, f"1 + 2 gave {value}", "reinstall TensorFlow")
     return Item("TensorFlow", READY, "imports and runs an operation")

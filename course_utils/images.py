@@ -48,7 +48,7 @@ _EXPECTED = "Expected a JPEG, PNG, GIF, BMP or WebP file"   # (TIFF, AVIF and HE
 
 # HEIC/HEIF files start with an ISO box "ftyp" whose brand names the codec (iPhones write "heic").
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"}
-_HEIF_INSTALL = ('pip install pillow-heif   (or, in the course folder:  pip install -e ".[heic]")')
+_HEIF_INSTALL = 'pip install pillow-heif (in the course folder: pip install -e ".[heic]")'
 
 
 def _size(n: float) -> str:
@@ -120,7 +120,8 @@ class _Deadline:
 def _connection_class(base: type, deadline: _Deadline) -> type:
     class Connection(base):  # type: ignore[misc, valid-type]
         def connect(self) -> None:
-            self.timeout = max(0.01, min(self.timeout or deadline.seconds, deadline.remaining()))
+            per_step = self.timeout if isinstance(self.timeout, (int, float)) else deadline.seconds
+            self.timeout = max(0.01, min(per_step, deadline.remaining()))
             super().connect()
             deadline.watch(self.sock)
 
@@ -259,7 +260,7 @@ def _enable_heif(what: str) -> None:
     except ImportError:
         raise ImageLoadError(
             f"{what} is a HEIC/HEIF photo (the format iPhones save), and reading it needs the optional "
-            f"package pillow-heif, which is not installed. Install it with  {_HEIF_INSTALL}, restart the "
+            f"package pillow-heif, which is not installed. Install it with {_HEIF_INSTALL}, restart the "
             "kernel and load the photo again; or save the photo as JPEG and load that."
         ) from None
     pillow_heif.register_heif_opener()

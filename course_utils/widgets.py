@@ -314,7 +314,7 @@ def own_image_figure(model, image, method: str = "Grad-CAM", class_index: int | 
     ax0.add_patch(Rectangle((left_px - 0.5, top_px - 0.5), side, side, fill=False, color="white", lw=1, ls="--"))
     ax0.set_xlim(-0.5, w - 0.5)
     ax0.set_ylim(h - 0.5, -0.5)
-    ax0.set_title(f"{method} for '{name}' ({w} x {h} photo; dashed: what the model sees at 32 x 32)")
+    ax0.set_title(f"{method} for '{name}'\n({w} x {h} photo; dashed: what the model sees at 32 x 32)")
     ax0.axis("off")
     ax1.barh([class_names[c] for c in top[::-1]], probs[top[::-1]], color="tab:blue")
     ax1.set_xlim(0, 1)

@@ -249,10 +249,51 @@ def test_check_l2_penalty_takes_a_function_and_tries_a_second_input():
 
 
 def test_check_tile_of_max():
-    s = np.zeros((64, 64)); s[10, 50] = 1          # top-right: tile 1
-    assert X.check_tile_of_max(1, s).passed
-    _fails_with(X.check_tile_of_max(2, s), "swapped")
-    _fails_with(X.check_tile_of_max(3, s), "which quarter")
+    s = np.zeros((96, 96)); s[10, 70] = 1          # 3 x 3: top row, right column: tile 2
+
+    def right(m, grid):
+        r, c = np.unravel_index(np.argmax(m), m.shape)
+        return int(r // (m.shape[0] // grid)) * grid + int(c // (m.shape[1] // grid))
+
+    assert X.check_tile_of_max(right, s, grid=3).passed
+    assert X.check_tile_of_max(right, s[:64, :64], grid=2).passed
+    _fails_with(X.check_tile_of_max(..., s, grid=3), "still empty")
+    _fails_with(X.check_tile_of_max(2, s, grid=3), "asks for a function")              # a number read off a figure
+
+    def swapped(m, grid):
+        r, c = np.unravel_index(np.argmax(m), m.shape)
+        return int(c // (m.shape[1] // grid)) * grid + int(r // (m.shape[0] // grid))
+
+    _fails_with(X.check_tile_of_max(swapped, s, grid=3), "swapped")
+
+    def halves(m, grid):
+        r, c = np.unravel_index(np.argmax(m), m.shape)
+        return 2 * int(r >= m.shape[0] // 2) + int(c >= m.shape[1] // 2)
+
+    _fails_with(X.check_tile_of_max(halves, s, grid=3), "2 x 2 answer")
+    _fails_with(X.check_tile_of_max(lambda m, grid: int(np.argmax(m)), s, grid=3), "flat index")
+    _fails_with(X.check_tile_of_max(lambda m, grid: right(m, grid) + 1, s, grid=3), "counted from 0")
+    _fails_with(X.check_tile_of_max(lambda m, grid: np.unravel_index(np.argmax(m), m.shape), s, grid=3), "a pair")
+    _fails_with(X.check_tile_of_max(lambda m, grid: 2, s, grid=3), "not for a 3 x 3 test map")  # constant
+    _fails_with(X.check_tile_of_max(lambda m, grid: 1 / 0, s, grid=3), "ZeroDivisionError")
+
+
+def test_check_linear_fill():
+    def right(p):
+        return (p[0, 1] + p[1, 0] + p[1, 2] + p[2, 1]) / 6 + (p[0, 0] + p[0, 2] + p[2, 0] + p[2, 2]) / 12
+
+    assert X.check_linear_fill(right).passed
+    _fails_with(X.check_linear_fill(...), "still empty")
+    _fails_with(X.check_linear_fill(42.0), "asks for a function")
+    _fails_with(X.check_linear_fill(lambda p: p.reshape(9, *p.shape[2:]).mean(axis=0)), "all nine pixels")
+    ring = [(0, 0), (0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1), (2, 2)]
+    _fails_with(X.check_linear_fill(lambda p: sum(p[i, j] for i, j in ring) / 8), "equal-weight mean")
+    _fails_with(X.check_linear_fill(
+        lambda p: (p[0, 1] + p[1, 0] + p[1, 2] + p[2, 1]) / 12 + (p[0, 0] + p[0, 2] + p[2, 0] + p[2, 2]) / 6),
+        "swapped")
+    _fails_with(X.check_linear_fill(lambda p: (p[0, 1] + p[1, 0] + p[1, 2] + p[2, 1]) / 4), "diagonal ones")
+    _fails_with(X.check_linear_fill(lambda p: right(p[..., 0]) if p.ndim == 3 else right(p)),
+                "one value per colour channel")
 
 
 def test_check_auc():

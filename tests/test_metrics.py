@@ -201,3 +201,40 @@ def test_bootstrap_interval_covers_the_true_mean():
     assert 0 < dlo < 0.02 < dhi and dhi - dlo < np.ptp(MT.bootstrap_interval(a, rng=0))
     with pytest.raises(ValueError, match="at least two"):
         MT.bootstrap_interval([1.0])
+
+
+# ---------------------------------------------------------------- against an independent implementation
+
+def test_agrees_with_quantus_where_the_definitions_match():
+    """Quantus 0.6.0 (Hedström et al., 2023): ROAD's imputation, Focus and the pointing game.
+
+    Differences in definition, by design: Quantus' pointing game counts a hit when *any* of several tied
+    maxima lies on the object (ours draws one at random); its Focus takes 2 x 2 mosaics only and gives a map
+    without positive mass 0 (ours: any k x k grid, and chance level for such a map); its ROAD metric scores
+    accuracy (argmax == label) after MoRF only, with unseeded noise and unbroken ties (ours: the class
+    probability, MoRF and LeRF, seeded noise, random tie-breaking). Its imputation is the same system.
+    """
+    quantus = pytest.importorskip("quantus", reason="Quantus is optional: pip install -r benchmarks/requirements.txt")
+    from quantus.functions.perturb_func import noisy_linear_imputation
+
+    rng = np.random.default_rng(0)
+    x = rng.random((32, 32, 3)) * 255
+    removed = MT.removal_masks(rng.random((32, 32)), [0.6], rng=0)[0]
+    theirs = noisy_linear_imputation(np.moveaxis(x, -1, 0), np.flatnonzero(removed.ravel()), noise=0.0)
+    assert np.allclose(np.moveaxis(theirs, 0, -1), MT.impute_linear(x, removed, noise=0), atol=1e-3)
+
+    maps = rng.normal(size=(20, 16, 16))                   # signed: both clip the negative part
+    positions = rng.integers(0, 2, size=(20, 4))
+    positions[:, 0] = 1                                     # at least one target tile
+    focus = quantus.Focus(disable_warnings=True)
+    theirs = focus.evaluate_batch(a_batch=maps[:, None], c_batch=positions)
+    ours = [MT.focus(maps[i], np.flatnonzero(positions[i]), grid=2) for i in range(20)]
+    assert np.allclose(theirs, ours, atol=1e-6)
+
+    game = quantus.PointingGame(disable_warnings=True)
+    boxes = np.zeros((20, 1, 16, 16)); tiles = rng.integers(0, 4, 20)
+    for i, t in enumerate(tiles):
+        boxes[i, 0, (t // 2) * 8:(t // 2 + 1) * 8, (t % 2) * 8:(t % 2 + 1) * 8] = 1
+    theirs = game.evaluate_batch(a_batch=maps[:, None], s_batch=boxes)
+    ours = [MT.pointing_hit(maps[i], int(tiles[i])) for i in range(20)]     # unique maxima: no ties
+    assert np.array_equal(np.asarray(theirs, bool), ours)
