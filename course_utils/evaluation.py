@@ -1,10 +1,10 @@
 """The fixed experiments of notebook 07, run once by a command and read back by the notebook.
 
-    python -m course_utils.evaluation              # about 3 minutes on two CPU cores
+    python -m course_utils.evaluation              # about 4 minutes on two CPU cores
     python -m course_utils.evaluation --quick      # a smoke run on a few images, written to /tmp
 
 Notebook 07 has to run in under a minute. Its tables need more: ROAD and the two older fillings (mean colour,
-blur) for five maps, two orders and ten fractions on 200 test images (60,000 forward passes), and seven
+blur) for five maps, two orders and ten fractions on 200 test images (60,000 forward passes), and six
 localisation maps on 300 mosaics of 96 x 96 pixels. This command computes them with the functions below and
 writes ``course_utils/assets/evaluation_07.json`` (per-image areas and per-mosaic scores, so that the
 notebook draws its own bootstrap intervals). The notebook recomputes a slice of each live and shows that it
@@ -24,9 +24,9 @@ import numpy as np
 
 from . import metrics
 
-__all__ = ["CONFUSABLE", "FRACTIONS", "ROAD_METHODS", "LOCALISATION_METHODS", "RESULTS_PATH", "first_correct",
-           "attribution_maps", "road_areas", "confusable_mosaics", "localisation_maps", "localisation_scores",
-           "centre_prior", "run", "load"]
+__all__ = ["CONFUSABLE", "FRACTIONS", "SEED", "ROAD_METHODS", "LOCALISATION_METHODS", "RESULTS_PATH", "to_saliency",
+           "first_correct", "attribution_maps", "road_areas", "confusable_mosaics", "localisation_maps",
+           "localisation_scores", "centre_prior", "run", "load"]
 
 RESULTS_PATH = Path(__file__).resolve().parent / "assets" / "evaluation_07.json"
 
@@ -42,7 +42,7 @@ LOCALISATION_METHODS = tuple(f"Grad-CAM {layer}" for layer in LAYERS) + ("guided
 SEED = 7
 
 
-def _saliency(maps) -> np.ndarray:
+def to_saliency(maps) -> np.ndarray:
     """Gradient methods give ``(N, H, W, 3)``: take the largest |value| over the channels."""
     m = np.asarray(maps)
     return np.abs(m).max(axis=-1) if m.ndim == 4 else m
@@ -68,8 +68,8 @@ def attribution_maps(model, images, classes, seed: int = SEED) -> dict[str, np.n
     out = {
         "CAM": explain.CAM(model)(x, classes),
         "Grad-CAM": explain.GradCAM(model)(x, classes),
-        "guided Grad-CAM": _saliency(explain.GuidedGradCAM(model)(x, classes)),
-        "vanilla gradient": _saliency(explain.VanillaGradient(model)(x, classes)),
+        "guided Grad-CAM": to_saliency(explain.GuidedGradCAM(model)(x, classes)),
+        "vanilla gradient": to_saliency(explain.VanillaGradient(model)(x, classes)),
         "random order": np.random.default_rng(seed).random(x.shape[:3]),
     }
     return {k: np.asarray(v, np.float64) for k, v in out.items()}
@@ -146,7 +146,7 @@ def localisation_maps(model, mosaics, targets, batch: int = 50) -> dict[str, np.
     out = {}
     for name, make in makers.items():
         method = make()
-        out[name] = np.concatenate([_saliency(method(mosaics[i:i + batch], targets[i:i + batch]))
+        out[name] = np.concatenate([to_saliency(method(mosaics[i:i + batch], targets[i:i + batch]))
                                     for i in range(0, len(mosaics), batch)])
     return out
 
@@ -221,7 +221,7 @@ def load(path: Path | None = None) -> dict:
     path = Path(path) if path is not None else RESULTS_PATH
     if not path.is_file():
         raise FileNotFoundError(f"No stored results at {path}: run `python -m course_utils.evaluation` first "
-                                "(about 3 minutes on two CPU cores).")
+                                "(about 4 minutes on two CPU cores).")
     return _toarray(json.loads(path.read_text(encoding="utf-8")))
 
 

@@ -180,11 +180,12 @@ def check_gap(pooled, A) -> Feedback:
 
 
 @_needs_answer
-def check_cam(cam, A, w_c, w_other=None) -> Feedback:
+def check_cam(cam, A, w_c, w_other=None, W=None) -> Feedback:
     """``cam``: the learner's class activation map (h, w) = sum_k w_c[k] * A[..., k].
 
     With ``w_other`` (the weights of a second class) the exercise asks for the map of the first class
-    *against* the second: sum_k (w_c[k] - w_other[k]) * A[..., k] = CAM^c - CAM^other.
+    *against* the second: sum_k (w_c[k] - w_other[k]) * A[..., k] = CAM^c - CAM^other. With ``W`` (K, C),
+    the whole Dense kernel, a map against a third class is recognised and named (the wrong runner-up).
     """
     got, A, w_c = _array(cam, "cam"), np.asarray(A, np.float64), np.asarray(w_c, np.float64)
     contrast = w_other is not None
@@ -208,6 +209,16 @@ def check_cam(cam, A, w_c, w_other=None) -> Feedback:
     if contrast and _close(got, -want):
         return Feedback(False, "the sign is reversed: this is the second class against the first. Subtract the "
                                "second class's weights from the first's.")
+    if contrast and W is not None:
+        W = np.asarray(W, np.float64)
+        for j in range(W.shape[1]):
+            if np.allclose(W[:, j], w_o) or np.allclose(W[:, j], w_c):
+                continue
+            if _close(got, np.einsum("hwk,k->hw", A, w_c - W[:, j])):
+                return Feedback(False, f"this is the first class against class {j}, not against the runner-up. "
+                                       "The runner-up has the second-largest logit: np.argsort sorts from the "
+                                       "smallest, so it is np.argsort(y)[-2] (np.argsort(y)[1] is the "
+                                       "second-smallest).")
     if contrast and _close(got, np.maximum(cam_c, 0) - np.maximum(cam_o, 0)):
         return Feedback(False, "you subtracted two maps after a ReLU: subtract the raw maps (or the weights) "
                                "first; each map's negative part counts too.")
@@ -411,6 +422,9 @@ def check_guided_gradcam_of(answer, model, image, class_index: int, layer: str) 
     if got.ndim == 2 and got.shape == want.shape[:2]:
         return Feedback(False, f"your map is {got.shape}, one value per pixel; guided Grad-CAM keeps the three "
                                "colour channels of guided backpropagation: multiply by cam[..., None].")
+    if got.shape == (1,) + want.shape:
+        return Feedback(False, f"my_ggc has shape {got.shape}: the explainers return a batch of one; take its "
+                               "only map with [0] (guided backpropagation (1, H, W, 3) -> (H, W, 3)).")
     if got.shape != want.shape:
         small = explain.GradCAM(model, layer, upsample=False)(x, c)[0].shape
         if got.shape[:2] == small:
@@ -693,9 +707,10 @@ def check_l2_minimum(answer, lams=(0.1, 0.5, 2.0)) -> Feedback:
 
 @_needs_answer
 def check_l2_penalty(answer, weights, lam: float) -> Feedback:
-    """``answer``: the L2 penalty lam * sum(w**2) over the arrays in ``weights``: a number, or a function
-    ``penalty(weights, lam)``, which is also tried on a second set of arrays and another lam (so a
-    pasted number cannot pass)."""
+    """``answer``: a function ``penalty(weights, lam)`` giving the L2 penalty lam * sum(w**2) over the arrays in
+    ``weights``; it is also tried on a second set of arrays and another lam. A number gets the same hints
+    for the typical mistakes, but does not pass even when right (a pasted number must not pass, and the
+    notebook calls the function on other kernels below)."""
     sets = [(list(weights), float(lam))]
     if callable(answer):
         rng = np.random.default_rng(3)
@@ -718,6 +733,9 @@ def check_l2_penalty(answer, weights, lam: float) -> Feedback:
             return Feedback(False, "right for the course model's kernels, wrong for other arrays: compute the "
                                    "penalty from the function's arguments (weights, lam), not from fixed names.")
         return Feedback(False, "the value differs from lam * sum((w ** 2).sum() for w in weights).")
+    if not callable(answer):
+        return Feedback(False, "the number is right for these kernels, but the exercise asks for a function "
+                               "(def my_l2_penalty(kernels, lam): ...), so the check can try it on other arrays.")
     return Feedback(True, "lambda times the sum of the squared weights: large weights cost more.")
 
 

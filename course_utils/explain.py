@@ -18,6 +18,13 @@ positions, ``alpha_k^c = (1/Z) sum_ij dy^c / dA^k_ij`` and ``L^c = ReLU(sum_k al
 
 The user's model is never changed. Guided backpropagation runs on a clone whose ReLUs pass gradients back
 only where both the forward input and the incoming gradient are positive (Springenberg et al., 2015).
+
+Any learner's model: a final softmax or sigmoid is found however it is written (``tf.nn.softmax``,
+``keras.ops.softmax``, a ``Softmax``, ``Activation`` or ``Lambda`` layer, a Dense's activation, inside a nested
+head) and the scores before it are explained (``explainer.scores`` says which). A model with one output z is
+binary: class 1 is scored by z, class 0 by -z. Clones (guided backpropagation, ``models.any_size``) refresh
+preprocessing state and are checked against the model on a probe batch; ReLU relatives that cannot be made
+guided are named in an :class:`ExplainerWarning`. Notebook 09 shows each case.
 """
 from __future__ import annotations
 
@@ -34,6 +41,15 @@ __all__ = [
     "GuidedBackprop",
     "GuidedGradCAM",
     "VanillaGradient",
+    "GradCAMPlusPlus",
+    "XGradCAM",
+    "HiResCAM",
+    "LayerCAM",
+    "ScoreCAM",
+    "EigenCAM",
+    "IntegratedGradients",
+    "SmoothGrad",
+    "Occlusion",
     "METHODS",
     "conv_layers",
     "finalize_state",
@@ -404,7 +420,10 @@ def _warn_if_probabilities(model, head: _Head, value_range) -> None:
     """Warn when a model's outputs are probabilities although no softmax was found to skip."""
     if not head.is_output or head.binary:
         return
-    y = np.asarray(model(_input_probe(model, value_range), training=False), np.float64)
+    try:
+        y = np.asarray(model(_input_probe(model, value_range), training=False), np.float64)
+    except Exception:  # a model that cannot take the probe's size (unknown sizes are probed at 32 x 32)
+        return
     if y.ndim == 2 and y.shape[1] > 1 and (y >= -1e-6).all() and np.allclose(y.sum(axis=-1), 1.0, atol=1e-3):
         op, _ = _producer_node(model.outputs[0])
         warnings.warn(
@@ -550,6 +569,8 @@ class _Explainer:
     """Shared plumbing: input checks, class choice, logits, and one compiled function per explainer."""
 
     name = "explainer"
+    #: Whether the constructor takes a ``layer`` (the CAM family) or explains the input pixels only.
+    takes_layer = False
 
     def __init__(self, model, *, value_range: tuple[float, float] | None = (0, 255)):
         _check_model(model)
@@ -601,6 +622,8 @@ class _Explainer:
 
 class _MapExplainer(_Explainer):
     """Base of CAM and Grad-CAM: weights over the K feature maps of one layer."""
+
+    takes_layer = True
 
     def __init__(self, model, layer: str | None = None, *, upsample: bool = True, normalize: bool = True,
                  relu: bool = True, value_range=(0, 255)):
@@ -796,9 +819,13 @@ def finalize_state(model) -> None:
 
 def check_same_function(model, copy, what: str, probe=None) -> float:
     """Raise ValueError unless ``copy`` computes what ``model`` computes on a probe batch (two fixed random
-    images, 0-255, unless ``probe`` is given). Returns the largest difference."""
+    images, 0-255, unless ``probe`` is given). Returns the largest difference (NaN when the model itself
+    cannot take the probe, e.g. a model of unknown input size that needs images larger than 32 x 32)."""
     x = _input_probe(model) if probe is None else probe
-    want = np.asarray(model(x, training=False), np.float64)
+    try:
+        want = np.asarray(model(x, training=False), np.float64)
+    except Exception:  # the model itself cannot take the probe (unknown sizes are probed at 32 x 32)
+        return float("nan")
     got = np.asarray(copy(x, training=False), np.float64)
     tol = 1e-4 if model.dtype_policy.compute_dtype == "float32" else 2e-2
     diff = float(np.abs(want - got).max()) if want.shape == got.shape else float("inf")
@@ -974,6 +1001,7 @@ class GuidedGradCAM(_Explainer):
     """
 
     name = "guided Grad-CAM"
+    takes_layer = True
 
     def __init__(self, model, layer: str | None = None, *, normalize: bool = True, value_range=(0, 255)):
         super().__init__(model, value_range=value_range)
@@ -999,11 +1027,397 @@ class GuidedGradCAM(_Explainer):
                            extra={"gradcam": cam, "layer": self.layer})
 
 
-#: The methods the explorer offers, by the name it shows.
+# --------------------------------------------------------------------------------------------------
+# Beyond Grad-CAM: the CAM family and path / perturbation attributions (notebook 10)
+# --------------------------------------------------------------------------------------------------
+
+class _GradientCAM(_MapExplainer):
+    """Base of the CAM relatives that combine A and dy^c/dA of one layer (one backward pass)."""
+
+    def _combine(self, A, grads):  # pragma: no cover - abstract
+        """(N, h, w, K) feature maps and gradients -> ``(weights (N, K) or None, map (N, h, w))``."""
+        raise NotImplementedError
+
+    def _body(self, x, cls):
+        tf = _tf()
+        with tf.GradientTape() as tape:
+            A, t = self._features(x, training=False)
+            tape.watch(A)
+            logits = self._logits(t)
+            cls, score = self._pick(logits, cls)
+        grads = tape.gradient(score, A)
+        weights, cam = self._combine(A, grads)
+        return self._finish(cam, x), cls, logits, A, weights, grads
+
+
+class GradCAMPlusPlus(_GradientCAM):
+    """Grad-CAM++ (Chattopadhay et al., 2018): a weighted average of the positive gradients per map.
+
+    With g = dy^c/dA and S_k = sum_ij A^k_ij, the pixel weights are
+    ``a^k_ij = g^2 / (2 g^2 + S_k g^3)`` (0 where g = 0), the map weights
+    ``w_k = sum_ij a^k_ij ReLU(g^k_ij)`` and the map ``ReLU(sum_k w_k A^k)``. The paper scores exp(y^c) so
+    that the second and third derivatives are powers of g for a piecewise-linear network; exp(y^c) is one
+    factor per image and vanishes when the map is scaled, so it is left out. tf-keras-vis also divides
+    a^k_ij by its sum over i, j (not in the paper); pytorch-grad-cam follows the paper, as this does.
+    Options as :class:`GradCAM`.
+    """
+
+    name = "Grad-CAM++"
+
+    def _combine(self, A, grads):
+        tf = _tf()
+        g2 = grads * grads
+        S = tf.reduce_sum(A, axis=(1, 2), keepdims=True)
+        denom = 2.0 * g2 + S * g2 * grads
+        a = tf.where(grads != 0, g2 / tf.where(denom != 0, denom, tf.ones_like(denom)), tf.zeros_like(g2))
+        w = tf.reduce_sum(a * tf.nn.relu(grads), axis=(1, 2))
+        return w, tf.einsum("nhwk,nk->nhw", A, w)
+
+
+class LayerCAM(_GradientCAM):
+    """LayerCAM (Jiang et al., 2021): each position weighted by its own positive gradient,
+    ``ReLU(sum_k ReLU(g^k_ij) A^k_ij)``. No averaging over positions, so it stays sharp at early layers.
+    ``weights`` is None (the weights are per position: ``explain().gradients``)."""
+
+    name = "LayerCAM"
+
+    def _combine(self, A, grads):
+        tf = _tf()
+        return None, tf.reduce_sum(tf.nn.relu(grads) * A, axis=-1)
+
+
+class HiResCAM(_GradientCAM):
+    """HiResCAM (Draelos & Carin, 2020): ``ReLU(sum_k g^k_ij A^k_ij)``, the gradient times the feature map
+    position by position (Grad-CAM averages the gradient first). For a head that is linear in A the map,
+    summed over positions, is exactly y^c minus the bias: it shows what the model computed, nothing
+    averaged away."""
+
+    name = "HiResCAM"
+
+    def _combine(self, A, grads):
+        tf = _tf()
+        return None, tf.reduce_sum(grads * A, axis=-1)
+
+
+class XGradCAM(_GradientCAM):
+    """XGrad-CAM (Fu et al., 2020): map weights ``w_k = sum_ij (A^k_ij / sum_ab A^k_ab) g^k_ij``, the
+    gradient averaged with the map's own activations as weights (Grad-CAM averages it uniformly)."""
+
+    name = "XGrad-CAM"
+
+    def _combine(self, A, grads):
+        tf = _tf()
+        total = tf.reduce_sum(A, axis=(1, 2))
+        w = tf.math.divide_no_nan(tf.reduce_sum(A * grads, axis=(1, 2)), total)
+        return w, tf.einsum("nhwk,nk->nhw", A, w)
+
+
+class EigenCAM(_MapExplainer):
+    """Eigen-CAM (Muhammad & Yeasin, 2020): the feature maps projected on their first principal component.
+
+    A (h*w positions x K maps) is centred per map and decomposed by SVD; the map is the projection of each
+    position on the first right singular vector, whose sign is chosen so that the map correlates positively
+    with sum_k A^k (SVD leaves the sign free). No gradients and **no class**: ``class_index`` only picks
+    the logit reported, the map is the same for every class.
+    """
+
+    name = "Eigen-CAM"
+
+    def _body(self, x, cls):
+        tf = _tf()
+        A, t = self._features(x, training=False)
+        logits = self._logits(t)
+        cls, _ = self._pick(logits, cls)
+        n, h, w, k = tf.unstack(tf.shape(A))
+        flat = tf.reshape(A, (n, h * w, k))
+        centred = flat - tf.reduce_mean(flat, axis=1, keepdims=True)
+        _, _, v = tf.linalg.svd(centred)
+        v0 = v[..., 0]                                               # (N, K)
+        proj = tf.einsum("npk,nk->np", centred, v0)
+        total = tf.reduce_sum(flat, axis=-1)
+        total = total - tf.reduce_mean(total, axis=1, keepdims=True)
+        sign = tf.where(tf.reduce_sum(proj * total, axis=1) < 0, -1.0, 1.0)
+        cam = tf.reshape(proj * sign[:, None], (n, h, w))
+        return self._finish(cam, x), cls, logits, A, v0 * sign[:, None], None
+
+
+class ScoreCAM(_MapExplainer):
+    """Score-CAM (Wang et al., 2020): each feature map, upsampled and scaled to [0, 1], masks the image; the
+    map's weight is the softmax probability of the class on the masked image.
+
+    ``w_k = softmax(y(x * M_k))_c`` with ``M_k = (up(A^k) - min) / (max - min)``; the map is
+    ``ReLU(sum_k w_k A^k)``. A map that is constant on the image masks nothing useful and gets weight 0 (as
+    in the authors' code). The masked images run through the model as a few large batches of
+    ``batch_size``. ``max_channels`` keeps only that many maps with the largest spatial standard deviation
+    (tf-keras-vis's ``max_N``; None keeps all K), which divides the cost by K / max_channels.
+    Options otherwise as :class:`GradCAM`.
+    """
+
+    name = "Score-CAM"
+
+    def __init__(self, model, layer: str | None = None, *, batch_size: int = 256, max_channels: int | None = None,
+                 upsample: bool = True, normalize: bool = True, relu: bool = True, value_range=(0, 255)):
+        super().__init__(model, layer, upsample=upsample, normalize=normalize, relu=relu, value_range=value_range)
+        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+        if max_channels is not None and (not isinstance(max_channels, (int, np.integer)) or max_channels < 1):
+            raise ValueError(f"max_channels must be None or a positive int, got {max_channels!r}.")
+        self.batch_size, self.max_channels = int(batch_size), max_channels
+        self._masks_fn = self._probs_fn = None
+
+    def _masks(self, x):
+        tf = _tf()
+        A, t = self._features(x, training=False)
+        logits = self._logits(t)
+        up = tf.image.resize(A, tf.shape(x)[1:3], method="bilinear")            # (N, H, W, K)
+        lo = tf.reduce_min(up, axis=(1, 2), keepdims=True)
+        hi = tf.reduce_max(up, axis=(1, 2), keepdims=True)
+        masks = tf.math.divide_no_nan(up - lo, hi - lo)                         # constant map -> all 0
+        return A, logits, masks, tf.reshape(hi - lo, (tf.shape(A)[0], -1))
+
+    def _probs(self, xm, cls):
+        tf = _tf()
+        logits = self._logits(self._features(xm, training=False)[1])
+        return tf.gather(tf.nn.softmax(logits), cls, axis=1, batch_dims=1)
+
+    def explain(self, images, class_index=None) -> Explanation:
+        tf = _tf()
+        x, cls = self._prepare(images, class_index)
+        if self._masks_fn is None:
+            spec = tf.TensorSpec((None, *self.input_shape), tf.float32)
+            self._masks_fn = tf.function(self._masks, input_signature=[spec], reduce_retracing=True)
+            self._probs_fn = tf.function(self._probs, input_signature=[spec, tf.TensorSpec((None,), tf.int32)],
+                                         reduce_retracing=True)
+        A, logits, masks, spread = (t.numpy() for t in self._masks_fn(x))
+        cls = np.where(cls < 0, logits.argmax(axis=1), cls).astype(np.int32)
+        n, K = A.shape[0], A.shape[-1]
+        chosen = np.tile(np.arange(K), (n, 1))
+        if self.max_channels is not None and self.max_channels < K:
+            std = A.reshape(n, -1, K).std(axis=1)
+            chosen = np.sort(np.argsort(-std, axis=1, kind="stable")[:, :self.max_channels], axis=1)
+        weights = np.zeros((n, K), np.float32)
+        pairs = [(i, k) for i in range(n) for k in chosen[i] if spread[i, k] > 0]
+        for start in range(0, len(pairs), self.batch_size):
+            part = np.array(pairs[start:start + self.batch_size])
+            masked = x[part[:, 0]] * masks[part[:, 0], :, :, part[:, 1]][..., None]
+            p = self._probs_fn(tf.constant(masked), tf.constant(cls[part[:, 0]])).numpy()
+            weights[part[:, 0], part[:, 1]] = p
+        cam = tf.einsum("nhwk,nk->nhw", A, weights)
+        maps = self._finish(cam, x).numpy()
+        return Explanation(maps=maps, class_index=cls, logits=logits, feature_maps=A, weights=weights,
+                           extra={"layer": self.layer, "scores": self.scores, "forward_passes": len(pairs)})
+
+
+class IntegratedGradients(VanillaGradient):
+    """Integrated Gradients (Sundararajan et al., 2017): the gradient averaged along the straight path from a
+    baseline x' to the image, times (x - x').
+
+    ``attr = (x - x') * sum_s w_s dy^c/dx (x' + a_s (x - x'))``, the path integral by a quadrature rule with
+    ``steps`` points a_s and weights w_s: ``method="gausslegendre"`` (the default, as in Captum) or
+    ``"trapezoid"`` (``steps`` equal intervals, the rule of the paper's Riemann sum, ends included). Completeness: ``sum(attr) = y^c(x) - y^c(x')`` up to the integration error, which
+    :meth:`explain` reports (``extra["delta"]``, and relative to ``y^c(x) - y^c(x')`` in
+    ``extra["relative_error"]``). ``baseline``: a number (0.0 is a black image for the course model's 0-255
+    input), an (H, W, C) image or one per image (N, H, W, C). Returns signed ``(N, H, W, C)``.
+    """
+
+    name = "Integrated Gradients"
+
+    def __init__(self, model, baseline=0.0, steps: int = 64, *, method: str = "gausslegendre", batch_size: int = 256,
+                 normalize: bool = False, value_range=(0, 255)):
+        super().__init__(model, normalize=False, value_range=value_range)
+        if not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise ValueError(f"steps must be a positive int (the number of intervals on the path), got {steps!r}.")
+        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+        if method not in ("gausslegendre", "trapezoid"):
+            raise ValueError(f"method must be 'gausslegendre' or 'trapezoid', got {method!r}.")
+        self.baseline, self.steps, self.batch_size, self.scale = baseline, int(steps), int(batch_size), normalize
+        self.method = method
+
+    def _baseline(self, x):
+        b = np.asarray(self.baseline, dtype=np.float32)
+        if b.ndim == 0:
+            return np.full_like(x, float(b))
+        if b.shape == x.shape[1:]:
+            return np.broadcast_to(b, x.shape).copy()
+        if b.shape == x.shape:
+            return b.copy()
+        raise ValueError(f"baseline has shape {b.shape}; expected a number, one image {x.shape[1:]} or one per "
+                         f"image {x.shape}.")
+
+    def explain(self, images, class_index=None) -> Explanation:
+        tf = _tf()
+        x, cls = self._prepare(images, class_index)
+        if self._fn is None:
+            self._fn = self._compile(self._body)
+        base = self._baseline(x)
+        _, cls, logits = self._chunked(x, cls)                      # the class: chosen on the image itself
+        if self.method == "gausslegendre":                           # exact for polynomials of degree 2m - 1
+            t, w = np.polynomial.legendre.leggauss(self.steps)
+            a, w = ((t + 1) / 2).astype(np.float32), (w / 2).astype(np.float32)
+        else:                                                        # the trapezoidal rule, ends included
+            a = np.linspace(0.0, 1.0, self.steps + 1, dtype=np.float32)
+            w = np.full(self.steps + 1, 1.0 / self.steps, np.float32)
+            w[[0, -1]] /= 2
+        n = len(x)
+        path = (base[:, None] + a[None, :, None, None, None] * (x - base)[:, None]).reshape(-1, *x.shape[1:])
+        grads = self._chunked(path, np.repeat(cls, len(a)))[0].reshape(n, len(a), *x.shape[1:])
+        mean_grad = np.einsum("s,ns...->n...", w, grads)              # the path-averaged gradient
+        attr = (x - base) * mean_grad
+        base_logits = self._chunked(base, cls)[2]
+        pick = lambda lg: np.take_along_axis(lg, cls[:, None], 1)[:, 0]
+        scores = np.stack([pick(base_logits), pick(logits)], axis=1)
+        gap = scores[:, -1] - scores[:, 0]                           # y^c(x) - y^c(x')
+        delta = gap - attr.reshape(n, -1).sum(axis=1)
+        maps = attr
+        if self.scale:
+            maps = normalize_maps(tf.constant(attr), signed=True).numpy()
+        return Explanation(maps=maps.astype(np.float32), class_index=cls, logits=logits, gradients=mean_grad,
+                           extra={"delta": delta, "relative_error": np.abs(delta) / np.maximum(np.abs(gap), 1e-12),
+                                  "score_gap": gap, "baseline": base, "steps": self.steps})
+
+    def _chunked(self, x, cls):
+        """The compiled gradient, class and logits over ``x`` in batches of ``batch_size``."""
+        outs = [[t.numpy() for t in self._fn(x[s:s + self.batch_size], cls[s:s + self.batch_size])]
+                for s in range(0, len(x), self.batch_size)]
+        g, c, lg = (np.concatenate([o[i] for o in outs]) for i in range(3))
+        return g, c.astype(np.int32), lg
+
+
+class SmoothGrad(_Explainer):
+    """SmoothGrad (Smilkov et al., 2017): a gradient method averaged over noisy copies of the image.
+
+    ``method``: the gradient explainer to smooth (the class :class:`VanillaGradient` by default, or
+    :class:`GuidedBackprop`). Noise is Gaussian with standard deviation ``noise * (max - min)`` of each
+    image (the paper's 10-20 %), ``samples`` copies; the class is the one chosen on the clean image.
+    ``var=True`` gives VarGrad (Adebayo et al., 2018): the variance of the gradients instead of their mean.
+    ``seed`` makes the noise repeatable: it is drawn as ``np.random.RandomState(seed).normal(0, sigma,
+    (samples, N, H, W, C))``. Returns signed ``(N, H, W, C)`` (non-negative for VarGrad).
+    """
+
+    name = "SmoothGrad"
+
+    def __init__(self, model, method=None, *, samples: int = 25, noise: float = 0.15, var: bool = False,
+                 seed: int | None = 0, batch_size: int = 256, value_range=(0, 255)):
+        super().__init__(model, value_range=value_range)
+        method = VanillaGradient if method is None else method
+        if not (isinstance(method, type) and issubclass(method, VanillaGradient)) or method is IntegratedGradients:
+            raise ValueError(f"SmoothGrad smooths a gradient method: VanillaGradient or GuidedBackprop, got {method!r}.")
+        if not isinstance(samples, (int, np.integer)) or samples < 1:
+            raise ValueError(f"samples must be a positive int, got {samples!r}.")
+        if not 0 <= float(noise) <= 1:
+            raise ValueError(f"noise is a fraction of each image's value range, between 0 and 1; got {noise!r}.")
+        self.base = method(model, value_range=None)
+        self.samples, self.noise, self.var, self.seed, self.batch_size = int(samples), float(noise), var, seed, batch_size
+        self.name = ("VarGrad" if var else "SmoothGrad") + f" ({self.base.name})"
+
+    def explain(self, images, class_index=None) -> Explanation:
+        tf = _tf()
+        x, cls = self._prepare(images, class_index)
+        base = self.base
+        if base._fn is None:
+            base._fn = base._compile(base._body)
+        _, cls, logits = (t.numpy() for t in base._fn(tf.constant(x), tf.constant(cls)))
+        sigma = self.noise * (x.max(axis=(1, 2, 3)) - x.min(axis=(1, 2, 3)))
+        rng = np.random.RandomState(self.seed)
+        noisy = (x[None] + rng.normal(0.0, 1.0, (self.samples, *x.shape)).astype(np.float32)
+                 * sigma[None, :, None, None, None]).reshape(-1, *x.shape[1:])
+        noisy_cls = np.tile(cls, self.samples)
+        grads = np.concatenate([base._fn(tf.constant(noisy[s:s + self.batch_size]),
+                                         tf.constant(noisy_cls[s:s + self.batch_size]))[0].numpy()
+                                for s in range(0, len(noisy), self.batch_size)]).reshape(self.samples, *x.shape)
+        maps = grads.var(axis=0) if self.var else grads.mean(axis=0)
+        return Explanation(maps=maps.astype(np.float32), class_index=cls, logits=logits, gradients=maps,
+                           extra={"sigma": sigma, "samples": self.samples})
+
+
+class Occlusion(_Explainer):
+    """Occlusion (Zeiler & Fergus, 2014): slide a ``patch`` x ``patch`` square of ``baseline`` over the image
+    with ``stride``; each pixel's value is the mean drop of y^c over the patches that cover it,
+    ``y^c(x) - y^c(x with the patch replaced)``. Positive: hiding it lowers the class score.
+
+    ``baseline``: a number in the model's input range (default: 0, black) or ``"mean"`` (each image's mean
+    colour). Returns ``(N, H, W)``, signed; ``normalize=True`` scales each map by its largest |value|. The
+    number of forward passes per image is ``explain().extra["forward_passes"]``.
+    """
+
+    name = "occlusion"
+
+    def __init__(self, model, patch: int = 8, stride: int = 4, baseline=0.0, *, normalize: bool = True,
+                 batch_size: int = 256, value_range=(0, 255)):
+        super().__init__(model, value_range=value_range)
+        H, W = self.input_shape[:2]
+        for label, v in (("patch", patch), ("stride", stride)):
+            if not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{label} must be a positive int, got {v!r}.")
+        if H is None or W is None or patch > min(H, W):
+            raise ValueError(f"patch {patch} must fit in the model's fixed input size {H}x{W}.")
+        if not (isinstance(baseline, str) and baseline == "mean") and not (
+                isinstance(baseline, (int, float, np.number)) and not isinstance(baseline, bool)):
+            raise ValueError(f"baseline must be a number or 'mean', got {baseline!r}.")
+        self.patch, self.stride, self.baseline, self.normalize, self.batch_size = patch, stride, baseline, normalize, batch_size
+        ys = list(range(0, H - patch + 1, stride))
+        xs = list(range(0, W - patch + 1, stride))
+        if ys[-1] != H - patch:
+            ys.append(H - patch)                                     # cover the last rows too
+        if xs[-1] != W - patch:
+            xs.append(W - patch)
+        self.positions = [(r, c) for r in ys for c in xs]
+        self._score = None
+
+    def _scores(self, x, cls):
+        tf = _tf()
+        logits = self._logits(self._score_net(x, training=False))
+        cls, score = self._pick(logits, cls)
+        return score, cls, logits
+
+    def explain(self, images, class_index=None) -> Explanation:
+        import keras
+        tf = _tf()
+        x, cls = self._prepare(images, class_index)
+        if self._score is None:
+            self._score_net = keras.Model(self.model.inputs, self._logit_tensor)   # scores: self._logits
+            self._score = self._compile(self._scores)
+        score, cls, logits = (t.numpy() for t in self._score(tf.constant(x), tf.constant(cls)))
+        n, (H, W, C), P, p = len(x), x.shape[1:], len(self.positions), self.patch
+        fill = x.mean(axis=(1, 2), keepdims=True) if self.baseline == "mean" else np.full((n, 1, 1, C), float(self.baseline), np.float32)
+        total = np.zeros((n, H, W), np.float64)
+        count = np.zeros((H, W), np.float64)
+        for r, c in self.positions:
+            count[r:r + p, c:c + p] += 1
+        jobs = [(i, j) for i in range(n) for j in range(P)]
+        for start in range(0, len(jobs), self.batch_size):
+            part = jobs[start:start + self.batch_size]
+            batch = x[[i for i, _ in part]].copy()
+            for b, (i, j) in enumerate(part):
+                r, c = self.positions[j]
+                batch[b, r:r + p, c:c + p] = fill[i]
+            s, _, _ = self._score(tf.constant(batch), tf.constant(cls[[i for i, _ in part]]))
+            for (i, j), v in zip(part, s.numpy()):
+                r, c = self.positions[j]
+                total[i, r:r + p, c:c + p] += score[i] - v
+        maps = (total / count).astype(np.float32)
+        if self.normalize:
+            maps = normalize_maps(tf.constant(maps), signed=True).numpy()
+        return Explanation(maps=maps, class_index=cls, logits=logits,
+                           extra={"forward_passes": P, "positions": self.positions})
+
+
+#: The methods the explorer offers, by the name it shows. Each class says whether it takes a layer
+#: (``takes_layer``): the CAM family explains one layer's feature maps, the others the input pixels.
 METHODS = {
     "CAM": CAM,
     "Grad-CAM": GradCAM,
+    "Grad-CAM++": GradCAMPlusPlus,
+    "XGrad-CAM": XGradCAM,
+    "HiResCAM": HiResCAM,
+    "LayerCAM": LayerCAM,
+    "Score-CAM": ScoreCAM,
+    "Eigen-CAM": EigenCAM,
     "guided backpropagation": GuidedBackprop,
     "guided Grad-CAM": GuidedGradCAM,
     "vanilla gradient": VanillaGradient,
+    "SmoothGrad": SmoothGrad,
+    "Integrated Gradients": IntegratedGradients,
+    "occlusion": Occlusion,
 }

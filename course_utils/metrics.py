@@ -302,7 +302,8 @@ def removal_curves(predict, images, saliency, class_index, fractions, order: str
     fast (small area) and the LeRF curve stay high (large area). With ``rng`` a seed, every method scored
     with the same seed gets the same tie-breaking keys and the same noise: identical maps give identical
     curves, and differences between methods are not differences of luck. Each image has its own random
-    stream, so image ``i`` scores the same in a batch of 10 as in a batch of 200.
+    stream, so image ``i`` scores the same in a batch of 10 as in a batch of 200: its pixel order uses
+    ``np.random.default_rng([seed, i])``, its noise at fraction ``j`` ``np.random.default_rng([seed, j + 1, i])``.
     """
     x = np.asarray(images, dtype=np.float32)
     s = np.asarray(saliency)

@@ -100,6 +100,18 @@ def interact_figure(plot, layout=None, **controls):
     return box
 
 
+#: Options the explorers give some methods so that one image is fast enough for a slider (measured in
+#: benchmarks/run.py): Score-CAM keeps the 64 most varied of the layer's maps, as tf-keras-vis's ``max_N`` does;
+#: Integrated Gradients takes 32 points on its path instead of 64.
+SLIDER_OPTIONS = {"Score-CAM": {"max_channels": 64}, "Integrated Gradients": {"steps": 32}}
+
+
+def _build(cls, model, layer):
+    """An explainer of class ``cls`` for ``model``; ``layer`` only for the methods that take one."""
+    options = SLIDER_OPTIONS.get(next((n for n, c in explain.METHODS.items() if c is cls), ""), {})
+    return cls(model, layer, **options) if cls.takes_layer else cls(model, **options)
+
+
 class Explorer:
     """Explain images of one model with any method, class and layer.
 
@@ -124,11 +136,10 @@ class Explorer:
         """The (cached) explainer for a method name of :data:`course_utils.explain.METHODS`."""
         if method not in explain.METHODS:
             raise ValueError(f"Unknown method {method!r}; choose one of {', '.join(explain.METHODS)}.")
-        key = (method, layer if method in ("CAM", "Grad-CAM", "guided Grad-CAM") else None)
+        cls = explain.METHODS[method]
+        key = (method, layer if cls.takes_layer else None)
         if key not in self._cache:
-            cls = explain.METHODS[method]
-            self._cache[key] = cls(self.model, key[1]) if key[1] is not None or method in (
-                "CAM", "Grad-CAM", "guided Grad-CAM") else cls(self.model)
+            self._cache[key] = _build(cls, self.model, key[1])
         return self._cache[key]
 
     def compute(self, index: int, class_index: int | None = None, layer: str | None = None,
@@ -267,7 +278,7 @@ def feature_map_figure(image, A, weights, k: int, class_name: str = ""):
     ax0.imshow(np.asarray(image).astype(np.uint8))
     ax0.set_title("image")
     ax0.axis("off")
-    im = ax1.imshow(A[..., k], cmap="viridis")
+    im = ax1.imshow(A[..., k], cmap=viz.CMAP)
     ax1.set_title(f"A^{k}: weight w_{k} = {weights[k]:+.3f} for '{class_name}'")
     ax1.axis("off")
     plt.colorbar(im, ax=ax1, fraction=0.046, pad=0.04)
@@ -290,10 +301,10 @@ def own_image_figure(model, image, method: str = "Grad-CAM", class_index: int | 
     photo = np.asarray(image)
     small = images.to_model_input(photo).astype(np.float32)
     cache = {} if explainers is None else explainers
-    key = (method, layer)
+    cls = explain.METHODS[method]
+    key = (method, layer if cls.takes_layer else None)
     if key not in cache:
-        cls = explain.METHODS[method]
-        cache[key] = cls(model, layer) if method in ("CAM", "Grad-CAM", "guided Grad-CAM") else cls(model)
+        cache[key] = _build(cls, model, key[1])
     class_index = None if class_index in (None, PREDICTED) else int(class_index)
     ex = cache[key].explain(small, class_index)
     top, probs = _top3(ex.logits[0])

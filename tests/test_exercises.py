@@ -38,6 +38,46 @@ def test_check_cam():
     _fails_with(X.check_cam(np.einsum("hwk,k->hw", A, -w), A, w), "column of the Dense kernel")
 
 
+def test_check_cam_of_one_class_against_another():          # 04, Your turn 2
+    W = rng.normal(size=(5, 4))
+    y = np.array([0.5, 3.0, -1.0, 2.0])                      # class 1 first, runner-up class 3
+    right = np.einsum("hwk,k->hw", A, W[:, 1] - W[:, 3])
+    assert X.check_cam(right, A, W[:, 1], W[:, 3], W=W).passed
+    _fails_with(X.check_cam(np.einsum("hwk,k->hw", A, W[:, 1]), A, W[:, 1], W[:, 3], W=W), "first class alone")
+    _fails_with(X.check_cam(-right, A, W[:, 1], W[:, 3], W=W), "sign is reversed")
+    after_relu = np.maximum(np.einsum("hwk,k->hw", A, W[:, 1]), 0) - np.maximum(np.einsum("hwk,k->hw", A, W[:, 3]), 0)
+    _fails_with(X.check_cam(after_relu, A, W[:, 1], W[:, 3], W=W), "after a ReLU")
+    second_smallest = int(np.argsort(y)[1])                  # the typical slip: argsort sorts upwards
+    wrong = np.einsum("hwk,k->hw", A, W[:, 1] - W[:, second_smallest])
+    _fails_with(X.check_cam(wrong, A, W[:, 1], W[:, 3], W=W), "np.argsort(y)[-2]")
+    _fails_with(X.check_cam(..., A, W[:, 1], W[:, 3], W=W), "still empty")
+
+
+def test_check_gap_for_a_batch():                            # 04, Your turn 1
+    batch = np.maximum(rng.normal(size=(3, 4, 4, 5)), 0)
+    assert X.check_gap(batch.mean(axis=(1, 2)), batch).passed
+    _fails_with(X.check_gap(batch.mean(axis=(0, 1)), batch), "axes (1, 2)")
+    _fails_with(X.check_gap(batch.mean(axis=(0, 1, 2)), batch), "averaged over the images too")
+    _fails_with(X.check_gap(batch.mean(axis=-1), batch), "averaged over the channels")
+    _fails_with(X.check_gap(batch.sum(axis=(1, 2)), batch), "divide by Z")
+
+
+def test_check_prob_alpha():                                 # 05, Your turn 2
+    W = rng.normal(size=(5, 4))
+    p = np.array([0.1, 0.5, 0.3, 0.1])
+    c, Z = 1, 64
+    right = p[c] / Z * (W[:, c] - W @ p)
+    assert X.check_prob_alpha(right, W, p, c, Z).passed
+    _fails_with(X.check_prob_alpha(W[:, c] / Z, W, p, c, Z), "logit's alpha")
+    _fails_with(X.check_prob_alpha((W[:, c] - W @ p) / Z, W, p, c, Z), "factor p^c")
+    _fails_with(X.check_prob_alpha(p[c] * W[:, c] / Z, W, p, c, Z), "only the path through y^c")
+    _fails_with(X.check_prob_alpha(p[c] * (1 - p[c]) * W[:, c] / Z, W, p, c, Z), "only the path through y^c")
+    _fails_with(X.check_prob_alpha(p[c] * (W[:, c] - W @ p), W, p, c, Z), "divide by Z")
+    _fails_with(X.check_prob_alpha(-right, W, p, c, Z), "sign is reversed")
+    _fails_with(X.check_prob_alpha(float(right[0]), W, p, c, Z), "shape")     # a pasted number
+    _fails_with(X.check_prob_alpha(..., W, p, c, Z), "still empty")
+
+
 def test_check_alpha():
     assert X.check_alpha(G.mean(axis=(0, 1)), G).passed
     _fails_with(X.check_alpha(G.sum(axis=(0, 1)), G), "divide by")
@@ -117,6 +157,7 @@ def test_check_guided_gradcam_of():
                 "guided backpropagation alone")
     _fails_with(X.check_guided_gradcam_of(np.ones((8, 8, 3)), model, img, c, "c2"), "upsample")
     _fails_with(X.check_guided_gradcam_of(right.max(-1), model, img, c, "c2"), "colour channels")
+    _fails_with(X.check_guided_gradcam_of(right[None], model, img, c, "c2"), "batch of one")
 
 
 def test_check_next_fixation():
@@ -229,7 +270,7 @@ def test_check_l2_minimum():
 def test_check_l2_penalty():
     ws = [rng.normal(size=(3, 3)), rng.normal(size=4)]
     sq = sum((w ** 2).sum() for w in ws)
-    assert X.check_l2_penalty(0.1 * sq, ws, 0.1).passed
+    _fails_with(X.check_l2_penalty(0.1 * sq, ws, 0.1), "asks for a function")     # right, but a number
     _fails_with(X.check_l2_penalty(sq, ws, 0.1), "multiply by lambda")
     _fails_with(X.check_l2_penalty(0.1 * np.sqrt(sq), ws, 0.1), "squared norm")
     _fails_with(X.check_l2_penalty(0.1 * sum(np.abs(w).sum() for w in ws), ws, 0.1), "L1")

@@ -218,7 +218,8 @@ def test_gradcam_pp_layercam_scorecam_smoothgrad_agree_with_tf_keras_vis(course_
     kw = dict(model_modifier=ReplaceToLinear(), clone=True)
 
     # LayerCAM: the same definition
-    theirs = Layercam(course_model, **kw)(score, x, penultimate_layer="conv4", expand_cam=False, normalize_cam=False)
+    theirs = np.asarray(Layercam(course_model, **kw)(score, x, penultimate_layer="conv4", expand_cam=False,
+                                                     normalize_cam=False))
     ours = E.LayerCAM(course_model, upsample=False, normalize=False).explain(x, c).maps
     np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6 * np.abs(ours).max())
 
@@ -231,7 +232,8 @@ def test_gradcam_pp_layercam_scorecam_smoothgrad_agree_with_tf_keras_vis(course_
                                        2 * g2 + A.sum((1, 2), keepdims=True) * g2 * g), 0)
     a = a / np.where(a.sum((1, 2), keepdims=True) == 0, 1, a.sum((1, 2), keepdims=True))
     w = (a * np.maximum(g, 0)).sum((1, 2))
-    theirs = GradcamPlusPlus(course_model, **kw)(score, x, penultimate_layer="conv4", expand_cam=False, normalize_cam=False)
+    theirs = np.asarray(GradcamPlusPlus(course_model, **kw)(score, x, penultimate_layer="conv4", expand_cam=False,
+                                                            normalize_cam=False))
     mine = np.maximum(np.einsum("nhwk,nk->nhw", A, w), 0)
     np.testing.assert_allclose(mine / mine.max((1, 2), keepdims=True), theirs / theirs.max((1, 2), keepdims=True),
                                rtol=1e-3, atol=1e-4)
@@ -239,7 +241,8 @@ def test_gradcam_pp_layercam_scorecam_smoothgrad_agree_with_tf_keras_vis(course_
     # Score-CAM: the same weights (softmax probability of the class on each masked image); tf-keras-vis
     # upsamples the masks with scipy's zoom, which aligns pixels differently from tf.image.resize, so the
     # weights agree closely but not to the last digit.
-    theirs = Scorecam(course_model)(score, x, penultimate_layer="conv4", expand_cam=False, normalize_cam=True)
+    theirs = np.asarray(Scorecam(course_model)(score, x, penultimate_layer="conv4", expand_cam=False,
+                                               normalize_cam=True))
     ours = E.ScoreCAM(course_model, upsample=False).explain(x, c).maps
     for o, t in zip(ours, theirs):
         assert np.corrcoef(o.ravel(), t.ravel())[0, 1] > 0.98
@@ -247,7 +250,8 @@ def test_gradcam_pp_layercam_scorecam_smoothgrad_agree_with_tf_keras_vis(course_
     # SmoothGrad: the same noise (NumPy's global generator seeded alike), tf-keras-vis takes |gradient| and
     # the maximum over colour channels, then scales to [0, 1]
     np.random.seed(5)
-    theirs = Saliency(course_model, **kw)(score, x, smooth_samples=6, smooth_noise=0.2, normalize_map=False)
+    theirs = np.asarray(Saliency(course_model, **kw)(score, x, smooth_samples=6, smooth_noise=0.2,
+                                                     normalize_map=False))
     ours = E.SmoothGrad(course_model, samples=6, noise=0.2, seed=5).explain(x, c).maps
     # tf-keras-vis averages |g| over the samples; ours averages g: compare the per-sample form through its mean of |g|
     ex_abs = _smoothgrad_abs(course_model, x, c, samples=6, noise=0.2, seed=5)
@@ -257,10 +261,8 @@ def test_gradcam_pp_layercam_scorecam_smoothgrad_agree_with_tf_keras_vis(course_
 
 def _smoothgrad_abs(model, x, c, samples, noise, seed):
     """Mean |gradient| over the same noisy copies SmoothGrad draws (what tf-keras-vis averages)."""
-    sg = E.SmoothGrad(model, samples=samples, noise=noise, seed=seed)
     sigma = noise * (x.max(axis=(1, 2, 3)) - x.min(axis=(1, 2, 3)))
     rng = np.random.RandomState(seed)
     noisy = x[None] + rng.normal(0.0, 1.0, (samples, *x.shape)).astype(np.float32) * sigma[None, :, None, None, None]
     grads = np.stack([E.VanillaGradient(model, value_range=None).explain(n, c).maps for n in noisy])
-    del sg
     return np.abs(grads).mean(axis=0)

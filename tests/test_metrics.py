@@ -137,7 +137,8 @@ def test_morf_and_lerf_orders_with_random_ties():
     lerf = MT.removal_masks(s, [0.25, 0.75], "lerf", rng=0)
     assert lerf[0][1].sum() == 1 and not lerf[0][0].any() and lerf[1].sum() == 3 and not lerf[1][0, 0]
     # ties: a constant map is removed in random order, not from the top rows down
-    firsts = [np.flatnonzero(MT.removal_masks(np.zeros((4, 4)), [1 / 16], rng=seed)[0].ravel())[0] for seed in range(200)]
+    firsts = [np.flatnonzero(MT.removal_masks(np.zeros((4, 4)), [1 / 16], rng=seed)[0].ravel())[0]
+              for seed in range(200)]
     assert len(set(firsts)) == 16
     with pytest.raises(ValueError, match="morf"):
         MT.removal_masks(s, [0.5], "most")
@@ -238,3 +239,66 @@ def test_agrees_with_quantus_where_the_definitions_match():
     theirs = game.evaluate_batch(a_batch=maps[:, None], s_batch=boxes)
     ours = [MT.pointing_hit(maps[i], int(tiles[i])) for i in range(20)]     # unique maxima: no ties
     assert np.array_equal(np.asarray(theirs, bool), ours)
+
+
+# ---------------------------------------------------------------- notebook 07's stored experiments
+
+def test_confusable_mosaics_and_their_scores():
+    from course_utils import evaluation
+
+    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    labels = np.repeat(np.arange(10), 3)
+    images = np.zeros((30, 4, 4, 3), np.float32) + labels[:, None, None, None]       # pixel value = class
+    mosaics, info = evaluation.confusable_mosaics(images, labels, np.arange(30), 12, names)
+    assert mosaics.shape == (12, 12, 12, 3)
+    for m, t, tile, partner in zip(mosaics, info["target"], info["tile"], info["partner_tile"]):
+        assert names[t] in evaluation.CONFUSABLE and tile != partner
+        assert m[(tile // 3) * 4, (tile % 3) * 4, 0] == t
+        assert m[(partner // 3) * 4, (partner % 3) * 4, 0] == names.index(evaluation.CONFUSABLE[names[t]])
+        assert len(np.unique(m[::4, ::4, 0])) == 9                                       # nine distinct classes
+    first, _ = evaluation.confusable_mosaics(images, labels, np.arange(30), 3, names)
+    assert np.array_equal(first, mosaics[:3])                      # the first k do not depend on how many follow
+    perfect = np.zeros((12, 12, 12))
+    for i, tile in enumerate(info["tile"]):
+        perfect[i, (tile // 3) * 4:(tile // 3 + 1) * 4, (tile % 3) * 4:(tile % 3 + 1) * 4] = 1
+    scores = evaluation.localisation_scores({"perfect": perfect}, info)
+    assert scores["perfect"]["hit"].mean() == 1 and np.allclose(scores["perfect"]["focus"], 1)
+    assert np.allclose(scores["perfect"]["focus_partner"], 0)
+    assert np.all(scores["centre prior"]["hit"] == (info["tile"] == 4))
+    assert abs(scores["random map"]["focus"].mean() - 1 / 9) < 0.01
+
+
+def test_the_stored_results_have_the_shape_the_notebook_reads():
+    from course_utils import evaluation, metrics as M
+
+    stored = evaluation.load()
+    road = stored["road"]
+    n = len(road["test_indices"])
+    assert n == 200 and tuple(road["fractions"]) == evaluation.FRACTIONS
+    for filling in M.IMPUTERS:
+        for order in ("morf", "lerf"):
+            assert set(road["areas"][filling][order]) == set(evaluation.ROAD_METHODS)
+            assert all(a.shape == (n,) for a in road["areas"][filling][order].values())
+    scores = stored["mosaics"]["scores"]
+    assert set(scores) == set(evaluation.LOCALISATION_METHODS) | {"centre prior", "random map"}
+    assert all(s["hit"].shape == (300,) for s in scores.values())
+    with pytest.raises(FileNotFoundError, match="python -m course_utils.evaluation"):
+        evaluation.load("/nonexistent/evaluation_07.json")
+
+
+@pytest.mark.data
+def test_the_data_randomisation_twin_memorised_its_random_labels(cifar10):
+    """The twin shipped for notebook 07 (python -m course_utils.train --random-labels ...): its card and its
+    weights agree, it reproduces the permuted labels it was trained on, and it knows nothing of the classes."""
+    import course_utils as cu
+
+    cu.setup(quiet=True)
+    card = cu.models.load_model_card(cu.models.ASSETS / "model_card_random_labels.json")
+    twin = cu.models.load_course_model(cu.models.ASSETS / "course_cnn_random_labels.keras")
+    (x_train, y_train), _ = cifar10
+    n = card["train_images"]
+    taught = np.random.default_rng(card["recipe"]["seed"]).permutation(y_train[:n])
+    assert card["recipe"]["random_labels"] and np.mean(taught == y_train[:n]) < 0.2
+    pred = twin.predict(x_train[:n].astype("float32"), batch_size=250, verbose=0).argmax(1)
+    assert np.mean(pred == taught) == card["train_accuracy_on_random_labels"] == 1.0
+    assert card["test_accuracy"] < 0.15 and twin.count_params() == card["parameters"]

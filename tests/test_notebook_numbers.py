@@ -103,10 +103,50 @@ def test_03_the_stored_test_accuracy_is_the_model_cards():
     assert f"test accuracy measured here: {card['test_accuracy']:.4f}" in _outputs(_notebook("03"))
 
 
-@pytest.mark.parametrize("prefix", ["03"])
+@pytest.mark.parametrize("prefix", ["00", "03", "04", "05", "07"])
 def test_decimal_numbers_in_the_prose_appear_in_a_stored_output(prefix):
     nb = _notebook(prefix)
     out = _outputs(nb)
     prose = re.sub(r"\(\d{4}\)|\d{4}\)|, \d{4}\.|<[^>]+>", " ", _prose(nb))   # years and links are not results
+    prose = re.sub(r"`[^`\n]*`", " ", prose)                  # nor file names and code (`5.4-visualizing...`)
     for number in set(re.findall(r"(?<![\w.])\d+\.\d+(?![\w.])", prose)):
         assert number in out, f"{prefix}: the prose says {number}, no stored output shows it"
+
+
+def test_03_the_paths_and_the_residual_blocks_are_as_the_prose_says(course_model):
+    starts = {"diagonal": [(-1.0, -1.0), (2.0, 2.0)], "floor": [(2.0, -1.0), (-1.0, 2.0)]}
+    for start in starts["diagonal"]:                       # on w1 = w2: straight to the minimum, never off it
+        w = np.array(start)
+        for _ in range(50):
+            w = _descend(LAM, w, 1)
+            assert np.isclose(w[0], w[1])
+    for start in starts["floor"]:                          # on the floor and lambda = 0: no move at all
+        assert np.allclose(_descend(0.0, start, 1000), start)
+    prose = _prose(_notebook("03"))
+    assert "(2, −1) and (−1, 2), already on the floor, never move" in prose
+    assert "every path first drops to the" not in prose
+    # every convolution has its own ReLU, and none follows the addition of a residual block
+    convs = [layer for layer in course_model.layers if type(layer).__name__ == "Conv2D"]
+    assert convs and all(layer.activation.__name__ == "relu" for layer in convs)
+    assert {type(course_model.get_layer(n)).__name__ for n in ("res1", "res2")} == {"Add"}
+    assert "no ReLU follows the addition" in prose
+
+
+# ---------------------------------------------------------------- 07 evaluating explanations
+
+def test_07_road_puts_the_random_order_last_and_the_notebook_shows_the_stored_numbers():
+    from course_utils import evaluation, metrics
+
+    stored = evaluation.load()
+    areas = stored["road"]["areas"]
+    road, mean_colour = areas["linear (ROAD)"]["morf"], areas["mean colour"]["morf"]
+    assert mean_colour["random order"].mean() < mean_colour["Grad-CAM"].mean()      # the paradox ...
+    for name in ("Grad-CAM", "guided Grad-CAM", "vanilla gradient"):                 # ... and its cure
+        assert metrics.bootstrap_interval(road["random order"] - road[name], rng=0)[0] > 0
+    focus = {name: s["focus"].mean() for name, s in stored["mosaics"]["scores"].items()}
+    assert max(focus.values()) < 0.95 and abs(focus["random map"] - 1 / 9) < 0.01
+    out = _outputs(_notebook("07"))
+    values = road["random order"]
+    lo, hi = metrics.bootstrap_interval(values, rng=0)
+    assert f"{values.mean():.3f} [{lo:.3f}, {hi:.3f}]" in out
+
