@@ -4,6 +4,7 @@
     python benchmarks/run.py --quick    # fewer repeats, no notebooks, no test suite
     python benchmarks/run.py --full     # also time every notebook and the whole `pytest --nbval` run
     python benchmarks/run.py --only road  # just the ROAD row (notebook 07's faithfulness metric)
+    python benchmarks/run.py --only beyond  # just notebook 10's methods, with tf-keras-vis where it has them
 
 Each figure is the median over repeats, after a warm-up call (tracing and compilation are excluded: a
 slider pays them once, when the explainer is built). Ratios compare figures of the same run, so they hold
@@ -87,12 +88,90 @@ def bench_road(model, x_test, repeats: int) -> tuple[list, dict]:
     return rows, figures
 
 
+def bench_beyond(model, x_test, repeats: int) -> tuple[list, dict]:
+    """Notebook 10's methods: each as a ratio to the forward pass over the same images, against tf-keras-vis
+    where it has the method, and one image as the explorer builds it (``cu.widgets.SLIDER_OPTIONS``).
+
+    The one-pass methods run on 256 images. Score-CAM (one forward pass per feature map), Integrated
+    Gradients (64 gradients), SmoothGrad (25 gradients) and occlusion (49 forward passes) run on 32 images,
+    compared with the forward pass over those 32."""
+    import numpy as np
+    import tensorflow as tf
+
+    import course_utils as cu
+
+    E = cu.explain
+    rows, figures = [], {}
+    forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    big, small = x_test[:256].astype("float32"), x_test[:32].astype("float32")
+    t_big = median_time(lambda: forward(tf.constant(big)).numpy(), repeats)
+    t_small = median_time(lambda: forward(tf.constant(small)).numpy(), repeats)
+    rows.append(("Forward pass, 32 test images (compiled)", f"{t_small * 1e3:.0f} ms",
+                 "the reference for the many-pass methods below"))
+    classes = forward(tf.constant(big)).numpy().argmax(1)
+    one_pass = {"Grad-CAM++": E.GradCAMPlusPlus, "XGrad-CAM": E.XGradCAM, "HiResCAM": E.HiResCAM,
+                "LayerCAM": E.LayerCAM, "Eigen-CAM": E.EigenCAM}
+    for name, cls in one_pass.items():
+        ex = cls(model)
+        t = median_time(lambda: ex(big, classes), repeats)
+        figures[f"{name}_256"] = t
+        aim = "" if name == "Eigen-CAM" else "aim: at most 1.5 x"
+        rows.append((f"{name}, 256 images", f"{t * 1e3:.0f} ms = {t / t_big:.2f} x forward", aim))
+    many = {"Score-CAM (all 256 maps)": E.ScoreCAM(model), "Integrated Gradients (64 steps)": E.IntegratedGradients(model),
+            "SmoothGrad (25 samples)": E.SmoothGrad(model), "occlusion (8 x 8 patch, stride 4)": E.Occlusion(model)}
+    for name, ex in many.items():
+        t = median_time(lambda: ex(small, classes[:32]), max(2, repeats // 3))
+        figures[f"{name}_32"] = t
+        rows.append((f"{name}, 32 images", f"{t * 1e3:.0f} ms = {t / t_small:.0f} x forward", ""))
+
+    try:
+        import tf_keras_vis
+        from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus
+        from tf_keras_vis.layercam import Layercam
+        from tf_keras_vis.saliency import Saliency
+        from tf_keras_vis.scorecam import Scorecam
+        from tf_keras_vis.utils.scores import CategoricalScore
+    except ImportError:
+        rows.append(("tf-keras-vis: Grad-CAM++, Score-CAM, LayerCAM, SmoothGrad", "not installed",
+                     "pip install -r benchmarks/requirements.txt"))
+    else:
+        v = tf_keras_vis.__version__
+        theirs = {
+            "Grad-CAM++": (lambda: GradcamPlusPlus(model, clone=True)(CategoricalScore(list(classes)), big,
+                                                                      penultimate_layer="conv4"), "Grad-CAM++_256", ""),
+            "LayerCAM": (lambda: Layercam(model, clone=True)(CategoricalScore(list(classes)), big,
+                                                             penultimate_layer="conv4"), "LayerCAM_256", ""),
+            "Score-CAM": (lambda: Scorecam(model, clone=True)(CategoricalScore(list(classes[:32])), small,
+                                                              penultimate_layer="conv4"),
+                          "Score-CAM (all 256 maps)_32", "aim: ours at least 3 x faster (theirs with its defaults)"),
+            "SmoothGrad": (lambda: Saliency(model, clone=True)(CategoricalScore(list(classes[:32])), small,
+                                                               smooth_samples=25, smooth_noise=0.15),
+                           "SmoothGrad (25 samples)_32", ""),
+        }
+        for name, (run, ours_key, aim) in theirs.items():
+            t = median_time(run, max(2, repeats // 3))
+            figures[f"tf_keras_vis_{name}"] = t
+            n = 32 if ours_key.endswith("_32") else 256
+            rows.append((f"tf-keras-vis {v} {name}, the same {n} images",
+                         f"{t * 1e3:.0f} ms; ours is {t / figures[ours_key]:.1f} x faster", aim))
+
+    one = x_test[:1].astype("float32")
+    for name, cls in E.METHODS.items():
+        ex = cu.widgets._build(cls, model, None)
+        t = median_time(lambda: ex(one, 3), max(repeats * 2, 10))
+        figures[f"{name}_1"] = t
+        options = cu.widgets.SLIDER_OPTIONS.get(name)
+        note = "aim: at most 100 ms" + (f"; the explorer's options {options}" if options else "")
+        rows.append((f"{name}, one image (a slider moves)", f"{t * 1e3:.1f} ms", note))
+    return rows, figures
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--full", action="store_true", help="also time the notebooks and the whole test run")
     parser.add_argument("--json", help="also write the figures to this file")
-    parser.add_argument("--only", choices=["road"], help="measure only this part")
+    parser.add_argument("--only", choices=["road", "beyond"], help="measure only this part")
     args = parser.parse_args(argv)
     repeats = 3 if args.quick else 7
 
@@ -105,9 +184,10 @@ def main(argv=None) -> None:
 
     rows: list[tuple[str, str, str]] = []
     figures: dict = {}
-    if args.only == "road":
+    if args.only:
         (_, _), (x_test, _) = cu.data.load_cifar10()
-        rows, figures = bench_road(cu.models.load_course_model(), x_test, repeats)
+        bench = {"road": bench_road, "beyond": bench_beyond}[args.only]
+        rows, figures = bench(cu.models.load_course_model(), x_test, repeats)
         _print_table(rows, figures, repeats, tf, args.json)
         return
 
@@ -200,6 +280,11 @@ def main(argv=None) -> None:
     road_rows, road_figures = bench_road(model, x_test, repeats)
     rows += road_rows
     figures.update(road_figures)
+
+    # ---------------------------------------------------------------- beyond Grad-CAM (notebook 10)
+    beyond_rows, beyond_figures = bench_beyond(model, x_test, repeats)
+    rows += beyond_rows
+    figures.update(beyond_figures)
 
     # ---------------------------------------------------------------- notebooks and the whole test run
     if args.full:

@@ -12,6 +12,10 @@ gives the stored numbers.
 
 Every random choice is seeded; each image has its own random stream (tie-breaking, noise, the random
 order), so the first ``k`` images give the same numbers whether ``k`` or 200 images are scored.
+
+Notebook 10 evaluates every method of the course with the same metrics (:func:`run_beyond`)::
+
+    python -m course_utils.evaluation --beyond      # about 5 minutes on two CPU cores
 """
 from __future__ import annotations
 
@@ -26,7 +30,9 @@ from . import metrics
 
 __all__ = ["CONFUSABLE", "FRACTIONS", "SEED", "ROAD_METHODS", "LOCALISATION_METHODS", "RESULTS_PATH", "to_saliency",
            "first_correct", "attribution_maps", "road_areas", "confusable_mosaics", "localisation_maps",
-           "localisation_scores", "centre_prior", "run", "load"]
+           "localisation_scores", "centre_prior", "run", "load", "RESULTS_10_PATH", "ALL_METHODS",
+           "EVAL_OPTIONS", "MOSAIC_OPTIONS", "make_explainer", "method_maps", "fixed_size", "twin_and_labels",
+           "sanity_scores", "run_beyond"]
 
 RESULTS_PATH = Path(__file__).resolve().parent / "assets" / "evaluation_07.json"
 
@@ -171,6 +177,161 @@ def localisation_scores(maps: dict, info: dict, grid: int = 3, seed: int = SEED)
     return scores
 
 
+# ---------------------------------------------------------------- notebook 10: every method of the course
+
+RESULTS_10_PATH = Path(__file__).resolve().parent / "assets" / "evaluation_10.json"
+#: Every method of the course (the names of ``explain.METHODS``), then the random baseline.
+ALL_METHODS = ("CAM", "Grad-CAM", "Grad-CAM++", "XGrad-CAM", "HiResCAM", "LayerCAM", "Score-CAM", "Eigen-CAM",
+               "guided backpropagation", "guided Grad-CAM", "vanilla gradient", "SmoothGrad",
+               "Integrated Gradients", "occlusion", "random order")
+#: What keeps the evaluation affordable on two CPU cores (the explorer's slider options): Score-CAM masks with
+#: the 64 most varied of conv4's 256 maps, Integrated Gradients takes 32 points on its path.
+EVAL_OPTIONS = {"Score-CAM": {"max_channels": 64}, "Integrated Gradients": {"steps": 32}}
+#: On 96 x 96 mosaics occlusion moves its 8 x 8 patch by 8 pixels (144 positions instead of 529).
+MOSAIC_OPTIONS = {"occlusion": {"stride": 8}}
+
+
+def make_explainer(model, name: str, options: dict | None = None):
+    """The explainer ``name`` (a key of ``explain.METHODS``) for ``model``, with :data:`EVAL_OPTIONS` and then
+    ``options`` (``{name: {option: value}}``) applied; the CAM family explains its default, last layer."""
+    from . import explain
+
+    if name not in explain.METHODS:
+        raise ValueError(f"Unknown method {name!r}; choose one of {', '.join(explain.METHODS)}.")
+    kw = {**EVAL_OPTIONS.get(name, {}), **(options or {}).get(name, {})}
+    return explain.METHODS[name](model, **kw)
+
+
+def method_maps(model, images, classes, names=ALL_METHODS, options: dict | None = None, seed: int = SEED,
+                batch: int = 50) -> dict[str, np.ndarray]:
+    """``{name: (N, H, W)}`` saliency maps of ``images`` (N, H, W, 3) for ``classes`` (N,), one per method.
+
+    Gradient methods' (N, H, W, 3) maps become the largest |value| over the channels (:func:`to_saliency`).
+    ``"random order"`` is uniform noise (row ``i`` of one draw with ``seed``). SmoothGrad's noise is drawn per
+    image (image ``i``: seed ``[seed, i]``), so image ``i`` gets the same map whatever batch it is in.
+    """
+    x = np.asarray(images, np.float32)
+    cls = np.asarray(classes)
+    out = {}
+    for name in names:
+        if name == "random order":
+            out[name] = np.random.default_rng(seed).random(x.shape[:3])
+            continue
+        method = make_explainer(model, name, options)
+        if name == "SmoothGrad":
+            parts = []
+            for i in range(len(x)):
+                method.seed = [seed, i]
+                parts.append(to_saliency(method(x[i:i + 1], cls[i:i + 1])))
+        else:
+            parts = [to_saliency(method(x[i:i + batch], cls[i:i + batch])) for i in range(0, len(x), batch)]
+        out[name] = np.concatenate(parts).astype(np.float64)
+    return out
+
+
+def fixed_size(model, height: int, width: int):
+    """A copy of the fully convolutional ``model`` for ``height`` x ``width`` images (occlusion needs a fixed
+    size), checked against :func:`models.any_size` on a probe of that size."""
+    import keras
+
+    from . import models
+    from .explain import check_same_function, finalize_state
+
+    config = model.get_config()
+    config["layers"][0]["config"]["batch_shape"] = [None, height, width, config["layers"][0]["config"]["batch_shape"][-1]]
+    copy = keras.Model.from_config(config)
+    copy.set_weights(model.get_weights())
+    finalize_state(copy)
+    probe = np.random.default_rng(0).uniform(0, 255, (2, height, width, 3)).astype(np.float32)
+    check_same_function(models.any_size(model), copy, f"{height} x {width} copy", probe=probe)
+    return copy
+
+
+def twin_and_labels(x_train, y_train):
+    """The random-label twin of notebook 07 and the permuted labels it memorised: ``(twin, labels (n,))`` for
+    its first ``n`` training images (the model card says n and the permutation's seed)."""
+    from . import models
+
+    twin = models.load_course_model(models.ASSETS / "course_cnn_random_labels.keras")
+    card = models.load_model_card(models.ASSETS / "model_card_random_labels.json")
+    seen = card["train_images"]
+    return twin, np.random.default_rng(card["recipe"]["seed"]).permutation(np.asarray(y_train)[:seen])
+
+
+def sanity_scores(maps_model: dict, maps_twin: dict) -> dict[str, dict[str, np.ndarray]]:
+    """Data randomisation (Adebayo et al., 2018), as in notebook 07: per image ``same`` = Spearman correlation
+    of the model's map with the twin's map of the same image, ``floor`` = with the twin's map of the next image
+    (what any two maps share). A map that explains what the model learned has ``same - floor`` near 0."""
+    out = {}
+    for name, a in maps_model.items():
+        b = maps_twin[name]
+        n = len(a)
+        out[name] = {"same": np.array([metrics.rank_correlation(a[j], b[j]) for j in range(n)]),
+                     "floor": np.array([metrics.rank_correlation(a[j], b[(j + 1) % n]) for j in range(n)])}
+    return out
+
+
+def run_beyond(n_images: int = 100, n_mosaics: int = 60, n_sanity: int = 64, path: Path | None = RESULTS_10_PATH,
+               seed: int = SEED) -> dict:
+    """Evaluate every method of :data:`ALL_METHODS` with notebook 07's metrics and write notebook 10's tables.
+
+    - ROAD (linear imputation), MoRF and LeRF areas on the first ``n_images`` test images the model labels
+      correctly (the first images of notebook 07's set);
+    - the pointing game and Focus on the first ``n_mosaics`` of notebook 07's confusable 3 x 3 mosaics;
+    - data randomisation: each method on the random-label twin against the course model, on the first
+      ``n_sanity`` training images the twin memorised.
+
+    Options: :data:`EVAL_OPTIONS` everywhere, :data:`MOSAIC_OPTIONS` on the mosaics. Per-image values are
+    stored (JSON, ``path``) so that the notebook draws its own bootstrap intervals. Returns the results.
+    """
+    from . import data, models
+
+    start = time.perf_counter()
+    seconds = {}
+    model = models.load_course_model()
+    (x_train, y_train), (x_test, y_test) = data.load_cifar10()
+    names = list(data.CLASS_NAMES)
+
+    idx = first_correct(model, x_test[:1000], y_test[:1000], n_images)
+    images, classes = x_test[idx].astype(np.float32), y_test[idx]
+    maps = method_maps(model, images, classes, seed=seed)
+    areas, curves = road_areas(model, images, classes, maps, imputers=["linear (ROAD)"], seed=seed)
+    seconds["road"] = round(time.perf_counter() - start, 1)
+
+    t = time.perf_counter()
+    pred = model.predict(x_test[:3000].astype(np.float32), batch_size=500, verbose=0).argmax(1)
+    pool = np.flatnonzero(pred == y_test[:3000])
+    mosaics, info = confusable_mosaics(x_test, y_test, pool, n_mosaics, names, seed=seed)
+    big = fixed_size(model, *mosaics.shape[1:3])
+    mosaic_maps = method_maps(big, mosaics, info["target"], names=ALL_METHODS[:-1], options=MOSAIC_OPTIONS,
+                              seed=seed, batch=20)
+    loc = localisation_scores(mosaic_maps, info, seed=seed)
+    seconds["mosaics"] = round(time.perf_counter() - t, 1)
+
+    t = time.perf_counter()
+    twin, twin_labels = twin_and_labels(x_train, y_train)
+    x_seen = x_train[:n_sanity].astype(np.float32)
+    sanity = sanity_scores(method_maps(model, x_seen, y_train[:n_sanity], seed=seed),
+                           method_maps(twin, x_seen, twin_labels[:n_sanity], seed=seed + 1))
+    seconds["sanity"] = round(time.perf_counter() - t, 1)
+    seconds["total"] = round(time.perf_counter() - start, 1)
+
+    results = {
+        "about": {"command": "python -m course_utils.evaluation --beyond", "seed": seed, "seconds": seconds,
+                  "methods": list(ALL_METHODS), "options": EVAL_OPTIONS, "mosaic_options": MOSAIC_OPTIONS},
+        "road": {"fractions": list(FRACTIONS), "test_indices": idx, "classes": classes,
+                 "areas": areas["linear (ROAD)"], "curves": curves["linear (ROAD)"]},
+        "mosaics": {"grid": 3, **info, "scores": loc},
+        "sanity": {"train_indices": np.arange(n_sanity), "model_classes": y_train[:n_sanity],
+                   "twin_classes": twin_labels[:n_sanity], "scores": sanity},
+    }
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(_tolist(results), separators=(",", ":")) + "\n", encoding="utf-8")
+    return results
+
+
 def _tolist(tree, digits: int = 5):
     if isinstance(tree, dict):
         return {k: _tolist(v, digits) for k, v in tree.items()}
@@ -217,22 +378,32 @@ def run(n_images: int = 200, n_mosaics: int = 300, path: Path | None = RESULTS_P
 
 
 def load(path: Path | None = None) -> dict:
-    """The stored results of :func:`run` (lists turned back into numpy arrays)."""
+    """The stored results of :func:`run` (or of :func:`run_beyond`: ``load(RESULTS_10_PATH)``), with lists
+    turned back into numpy arrays."""
     path = Path(path) if path is not None else RESULTS_PATH
     if not path.is_file():
-        raise FileNotFoundError(f"No stored results at {path}: run `python -m course_utils.evaluation` first "
-                                "(about 4 minutes on two CPU cores).")
+        command, minutes = (("python -m course_utils.evaluation --beyond", 5) if path.name == RESULTS_10_PATH.name
+                            else ("python -m course_utils.evaluation", 4))
+        raise FileNotFoundError(f"No stored results at {path}: run `{command}` first "
+                                f"(about {minutes} minutes on two CPU cores).")
     return _toarray(json.loads(path.read_text(encoding="utf-8")))
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m course_utils.evaluation", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="8 images and 6 mosaics, written to --out")
+    parser.add_argument("--beyond", action="store_true",
+                        help=f"notebook 10: every method of the course (default --out: {RESULTS_10_PATH})")
     parser.add_argument("--out", type=Path, default=None, help=f"default: {RESULTS_PATH}")
     args = parser.parse_args(argv)
     from . import setup
 
     setup(quiet=True)
+    if args.beyond:
+        out = args.out or (Path("/tmp/evaluation_10_quick.json") if args.quick else RESULTS_10_PATH)
+        res = run_beyond(6, 4, 6, out) if args.quick else run_beyond(path=out)
+        print(f"Wrote {out} in {res['about']['seconds']['total']:.0f} s.")
+        return
     if args.quick:
         out = args.out or Path("/tmp/evaluation_07_quick.json")
         res = run(8, 6, out)

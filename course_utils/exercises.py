@@ -561,7 +561,41 @@ def check_image_to_row(answer, image) -> Feedback:
 @_needs_answer
 def check_channel_means(answer, images, channel_axis: int = -1) -> Feedback:
     """``answer``: the mean of each colour channel over all ``images`` on the 0-1 scale; the channels are
-    on ``channel_axis`` (-1 for channels-last (N, H, W, C), 1 for channels-first (N, C, H, W))."""
+    on ``channel_axis`` (-1 for channels-last (N, H, W, C), 1 for channels-first (N, C, H, W)).
+
+    ``answer`` may also be a function of a batch ``x`` that returns those means: it is then tried on
+    ``images`` and on a second batch of another size in the same layout, so that numbers copied from a
+    printout, or a function that ignores its argument, do not pass.
+    """
+    if not callable(answer):
+        return _channel_means_feedback(answer, images, channel_axis)
+    x = np.asarray(images)
+    ax = channel_axis % x.ndim
+    shape = [7, 5, 6, 4][:x.ndim]
+    shape[ax] = x.shape[ax]
+    second = np.random.default_rng(3).integers(0, 256, shape).astype(x.dtype)
+    second[(slice(None),) * ax + (0,)] //= 2                    # channels with different means
+    results = []
+    for batch in (x, second):
+        try:
+            results.append(answer(batch.copy()))
+        except Exception as err:              # the learner's function failed: say how, don't raise
+            return Feedback(False, f"your function raised {type(err).__name__} on a batch of shape {batch.shape}: "
+                                   f"{str(err)[:120]}")
+    first = _channel_means_feedback(results[0], x, channel_axis)
+    if not first.passed:
+        return first
+    if np.shape(results[1]) == np.shape(results[0]) and np.allclose(np.asarray(results[1], dtype=np.float64),
+                                                                     np.asarray(results[0], dtype=np.float64)):
+        return Feedback(False, f"your function gives the same numbers for another batch (shape {second.shape}): "
+                               "it must compute the means of its argument x, not of a fixed array.")
+    again = _channel_means_feedback(results[1], second, channel_axis)
+    if not again.passed:
+        return Feedback(False, f"right on the first batch, but on a second one of shape {second.shape}: {again.message}")
+    return first
+
+
+def _channel_means_feedback(answer, images, channel_axis: int) -> Feedback:
     got, x = _array(answer, "answer"), np.asarray(images)
     ax = channel_axis % x.ndim
     others = tuple(i for i in range(x.ndim) if i != ax)

@@ -1155,7 +1155,7 @@ class ScoreCAM(_MapExplainer):
 
     name = "Score-CAM"
 
-    def __init__(self, model, layer: str | None = None, *, batch_size: int = 256, max_channels: int | None = None,
+    def __init__(self, model, layer: str | None = None, *, batch_size: int = 512, max_channels: int | None = None,
                  upsample: bool = True, normalize: bool = True, relu: bool = True, value_range=(0, 255)):
         super().__init__(model, layer, upsample=upsample, normalize=normalize, relu=relu, value_range=value_range)
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
@@ -1173,22 +1173,29 @@ class ScoreCAM(_MapExplainer):
         lo = tf.reduce_min(up, axis=(1, 2), keepdims=True)
         hi = tf.reduce_max(up, axis=(1, 2), keepdims=True)
         masks = tf.math.divide_no_nan(up - lo, hi - lo)                         # constant map -> all 0
-        return A, logits, masks, tf.reshape(hi - lo, (tf.shape(A)[0], -1))
+        return A, logits, tf.transpose(masks, (0, 3, 1, 2)), tf.reshape(hi - lo, (tf.shape(A)[0], -1))
 
-    def _probs(self, xm, cls):
+    def _probs(self, x, masks, image, channel, cls):
+        """p^c of image ``image[b]`` masked by its map ``channel[b]``, for a batch of (image, map) pairs; the
+        masking happens inside the compiled graph, so the masked images never pass through numpy."""
         tf = _tf()
+        m = tf.gather_nd(masks, tf.stack([image, channel], axis=1))            # (B, H, W)
+        xm = tf.gather(x, image) * m[..., None]
         logits = self._logits(self._features(xm, training=False)[1])
-        return tf.gather(tf.nn.softmax(logits), cls, axis=1, batch_dims=1)
+        return tf.gather(tf.nn.softmax(logits), tf.gather(cls, image), axis=1, batch_dims=1)
 
     def explain(self, images, class_index=None) -> Explanation:
         tf = _tf()
         x, cls = self._prepare(images, class_index)
         if self._masks_fn is None:
             spec = tf.TensorSpec((None, *self.input_shape), tf.float32)
+            ints = tf.TensorSpec((None,), tf.int32)
             self._masks_fn = tf.function(self._masks, input_signature=[spec], reduce_retracing=True)
-            self._probs_fn = tf.function(self._probs, input_signature=[spec, tf.TensorSpec((None,), tf.int32)],
-                                         reduce_retracing=True)
-        A, logits, masks, spread = (t.numpy() for t in self._masks_fn(x))
+            self._probs_fn = tf.function(self._probs, reduce_retracing=True, input_signature=[
+                spec, tf.TensorSpec((None, None, *self.input_shape[:2]), tf.float32), ints, ints, ints])
+        x_t = tf.constant(x)
+        A, logits, masks, spread = self._masks_fn(x_t)
+        A, logits, spread = A.numpy(), logits.numpy(), spread.numpy()
         cls = np.where(cls < 0, logits.argmax(axis=1), cls).astype(np.int32)
         n, K = A.shape[0], A.shape[-1]
         chosen = np.tile(np.arange(K), (n, 1))
@@ -1196,12 +1203,15 @@ class ScoreCAM(_MapExplainer):
             std = A.reshape(n, -1, K).std(axis=1)
             chosen = np.sort(np.argsort(-std, axis=1, kind="stable")[:, :self.max_channels], axis=1)
         weights = np.zeros((n, K), np.float32)
-        pairs = [(i, k) for i in range(n) for k in chosen[i] if spread[i, k] > 0]
-        for start in range(0, len(pairs), self.batch_size):
-            part = np.array(pairs[start:start + self.batch_size])
-            masked = x[part[:, 0]] * masks[part[:, 0], :, :, part[:, 1]][..., None]
-            p = self._probs_fn(tf.constant(masked), tf.constant(cls[part[:, 0]])).numpy()
-            weights[part[:, 0], part[:, 1]] = p
+        image = np.repeat(np.arange(n), chosen.shape[1])
+        channel = chosen.ravel()
+        keep = spread[image, channel] > 0
+        image, channel = image[keep].astype(np.int32), channel[keep].astype(np.int32)
+        cls_t = tf.constant(cls)
+        for start in range(0, len(image), self.batch_size):
+            i, k = image[start:start + self.batch_size], channel[start:start + self.batch_size]
+            weights[i, k] = self._probs_fn(x_t, masks, tf.constant(i), tf.constant(k), cls_t).numpy()
+        pairs = image
         cam = tf.einsum("nhwk,nk->nhw", A, weights)
         maps = self._finish(cam, x).numpy()
         return Explanation(maps=maps, class_index=cls, logits=logits, feature_maps=A, weights=weights,

@@ -148,7 +148,7 @@ def _widget_with(page, selects: int):
     raise AssertionError("no explorer widget with a picture found on the page (see artifacts/browser/no_widget_found.png)")
 
 
-def test_explorer_in_notebook_06_reacts_to_class_and_layer(lab, browser):
+def test_explorer_in_notebook_06_reacts_to_class_layer_and_the_new_methods(lab, browser):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     _run_all(page, lab, "06_guided_backprop.ipynb")
@@ -166,6 +166,17 @@ def test_explorer_in_notebook_06_reacts_to_class_and_layer(lab, browser):
     third = _wait_for_new_picture(page, explorer, second)
     assert third != second, "the heat map did not change when the layer changed"
     page.screenshot(path=str(ARTIFACTS / "06_layer_res1.png"))
+    method = selects.nth(2)                           # the method control offers notebook 10's methods too
+    offered = method.locator("option").all_inner_texts()
+    assert {"Score-CAM", "Integrated Gradients", "LayerCAM"} <= set(offered), offered
+    method.select_option(label="Score-CAM")          # takes a layer: explains res1's maps by masking
+    fourth = _wait_for_new_picture(page, explorer, third)
+    assert fourth != third, "the picture did not change when the method became Score-CAM"
+    page.screenshot(path=str(ARTIFACTS / "06_method_score_cam.png"))
+    method.select_option(label="Integrated Gradients")   # takes no layer: a gradient image
+    fifth = _wait_for_new_picture(page, explorer, fourth)
+    assert fifth != fourth, "the picture did not change when the method became Integrated Gradients"
+    page.screenshot(path=str(ARTIFACTS / "06_method_integrated_gradients.png"))
     assert _errors(page) == []
     page.close()
 

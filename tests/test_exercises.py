@@ -211,6 +211,20 @@ def test_check_channel_means():
     _fails_with(X.check_channel_means(cf.reshape(-1, 3).mean(axis=0) / 255, cf, channel_axis=1),
                 "reshape(-1, 3) assumes")
     _fails_with(X.check_channel_means(cf.mean(axis=(0, 2, 3)), cf, channel_axis=1), "0-255")
+    # a function of the batch (notebook 02): tried on a second batch, so a copied printout cannot pass
+    assert X.check_channel_means(lambda b: b.mean(axis=(0, 2, 3)) / 255, cf, channel_axis=1).passed
+    _fails_with(X.check_channel_means(lambda b: cf.mean(axis=(0, 2, 3)) / 255, cf, channel_axis=1),
+                "same numbers for another batch")
+    _fails_with(X.check_channel_means(lambda b: np.round(cf.mean(axis=(0, 2, 3)) / 255, 4), cf, channel_axis=1),
+                "same numbers for another batch")
+    _fails_with(X.check_channel_means(lambda b: b.mean(axis=(0, 1, 2)) / 255, cf, channel_axis=1), "channel axis 1")
+    _fails_with(X.check_channel_means(lambda b: b.reshape(-1, 3).mean(axis=0) / 255, cf, channel_axis=1),
+                "reshape(-1, 3) assumes")
+    _fails_with(X.check_channel_means(lambda b: b.mean(axis=(0, 2, 3)), cf, channel_axis=1), "0-255")
+    _fails_with(X.check_channel_means(lambda b: b.mean(axis=(0, 2, 3)) / 255 if len(b) == len(cf) else b.mean(), cf,
+                                      channel_axis=1), "second one")
+    _fails_with(X.check_channel_means(lambda b: b.nope, cf, channel_axis=1), "raised AttributeError")
+    _fails_with(X.check_channel_means(..., cf, channel_axis=1), "still empty")
 
 
 def test_check_round_bfloat16_matches_the_real_bfloat16():
