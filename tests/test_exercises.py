@@ -464,3 +464,42 @@ def test_check_to_uint8():
     _fails_with(X.check_to_uint8(lambda m: np.round(np.clip(m, 0, 1) * 255)), "dtype is float64")
     _fails_with(X.check_to_uint8(np.zeros((2, 4), np.uint8)), "should be a function")
     _fails_with(X.check_to_uint8(...), "still empty")
+
+
+# ---------------------------------------------------------------- 10 beyond Grad-CAM
+
+def test_check_cam_relatives():                              # 10, Your turn 1
+    equal = {"XGrad-CAM", "HiResCAM"}
+    assert X.check_cam_relatives({"HiResCAM", "XGrad-CAM"}, equal).passed
+    assert X.check_cam_relatives(["hirescam", "xgrad-cam"], equal).passed           # any case, a list
+    _fails_with(X.check_cam_relatives(set(X.CAM_RELATIVES), equal), "not the same as CAM")
+    _fails_with(X.check_cam_relatives({"XGrad-CAM", "HiResCAM", "LayerCAM"}, equal), "drops the others")
+    _fails_with(X.check_cam_relatives({"HiResCAM", "Grad-CAM++"}, equal), "total activation")
+    _fails_with(X.check_cam_relatives({"HiResCAM"}, equal), "left out XGrad-CAM")
+    _fails_with(X.check_cam_relatives(set(), equal), "left out HiResCAM")
+    _fails_with(X.check_cam_relatives({"Score-CAM"}, equal), "not one of the four")
+    _fails_with(X.check_cam_relatives(3, equal), "set of method names")
+    _fails_with(X.check_cam_relatives(..., equal), "still empty")
+
+
+def _pp(A, w):
+    return np.maximum(w, 0) / (2 + A.mean(axis=(0, 1)) * w)
+
+
+def test_check_pp_weights():                                 # 10, Your turn 2
+    A10 = np.maximum(rng.normal(0.5, 1.0, (8, 8, 6)), 0)
+    w10 = np.array([0.8, -0.4, 1.5, 0.0, -2.0, 0.3])
+    assert X.check_pp_weights(_pp, A10, w10).passed
+    _fails_with(X.check_pp_weights(lambda A, w: np.maximum(w, 0) / 2, A10, w10), "dropped the S_k g^3 term")
+    _fails_with(X.check_pp_weights(lambda A, w: np.maximum(w, 0) / (2 + A.sum(axis=(0, 1)) * w), A10, w10),
+                "forgot the 1/Z")
+    _fails_with(X.check_pp_weights(lambda A, w: w / (2 + A.mean(axis=(0, 1)) * w), A10, w10), "only the positive")
+    _fails_with(X.check_pp_weights(lambda A, w: w / (A.shape[0] * A.shape[1]), A10, w10), "Grad-CAM's alpha")
+    _fails_with(X.check_pp_weights(lambda A, w: _pp(A, w) / (A.shape[0] * A.shape[1]), A10, w10), "over all Z")
+    _fails_with(X.check_pp_weights(lambda A, w: _pp(A, w)[:3], A10, w10), "one weight per feature map")
+    # numbers pasted for the notebook's input pass the first try and fail the second
+    pasted = _pp(A10, w10)
+    _fails_with(X.check_pp_weights(lambda A, w: pasted, A10, w10), "second test input")
+    _fails_with(X.check_pp_weights(pasted, A10, w10), "asks for a function")
+    _fails_with(X.check_pp_weights(lambda A, w: 1 / 0, A10, w10), "raised ZeroDivisionError")
+    _fails_with(X.check_pp_weights(..., A10, w10), "still empty")
