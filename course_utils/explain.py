@@ -25,6 +25,13 @@ head) and the scores before it are explained (``explainer.scores`` says which). 
 binary: class 1 is scored by z, class 0 by -z. Clones (guided backpropagation, ``models.any_size``) refresh
 preprocessing state and are checked against the model on a probe batch; ReLU relatives that cannot be made
 guided are named in an :class:`ExplainerWarning`. Notebook 09 shows each case.
+
+Beyond Grad-CAM (notebook 10), with the same convention: the CAM family on one layer (``takes_layer`` is True):
+:class:`GradCAMPlusPlus`, :class:`XGradCAM`, :class:`HiResCAM`, :class:`LayerCAM` (from A and dy^c/dA, one
+backward pass), :class:`ScoreCAM` (one masked forward pass per feature map, in large batches) and
+:class:`EigenCAM` (no gradient, no class); and on the input pixels: :class:`IntegratedGradients`,
+:class:`SmoothGrad` (also VarGrad) and :class:`Occlusion`. On a GAP -> linear head, dy^c/dA^k_ij = w_k^c / Z
+at every position, so HiResCAM, XGrad-CAM and Grad-CAM equal CAM there (tests/test_explain_beyond.py).
 """
 from __future__ import annotations
 
