@@ -103,7 +103,7 @@ def test_03_the_stored_test_accuracy_is_the_model_cards():
     assert f"test accuracy measured here: {card['test_accuracy']:.4f}" in _outputs(_notebook("03"))
 
 
-@pytest.mark.parametrize("prefix", ["00", "01", "02", "03", "04", "05", "06", "07", "08", "09"])
+@pytest.mark.parametrize("prefix", ["00", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10"])
 def test_decimal_numbers_in_the_prose_appear_in_a_stored_output(prefix):
     nb = _notebook(prefix)
     out = _outputs(nb)
@@ -150,4 +150,53 @@ def test_07_road_puts_the_random_order_last_and_the_notebook_shows_the_stored_nu
     values = road["random order"]
     lo, hi = metrics.bootstrap_interval(values, rng=0)
     assert f"{values.mean():.3f} [{lo:.3f}, {hi:.3f}]" in out
+
+
+# ---------------------------------------------------------------- 10 beyond Grad-CAM
+
+def test_10_every_method_is_evaluated_and_the_notebook_states_the_stored_numbers():
+    from course_utils import evaluation, explain, metrics
+
+    stored = evaluation.load(evaluation.RESULTS_10_PATH)
+    assert list(evaluation.ALL_METHODS) == [*explain.METHODS, "random order"]
+    assert list(stored["about"]["methods"]) == list(evaluation.ALL_METHODS)
+    morf = stored["road"]["areas"]["morf"]
+    focus = {name: s["focus"] for name, s in stored["mosaics"]["scores"].items()}
+    sanity = {name: s["same"] - s["floor"] for name, s in stored["sanity"]["scores"].items()}
+    # the identities hold in the stored numbers: these relatives are CAM's map, metric by metric
+    for name in ("Grad-CAM", "XGrad-CAM", "HiResCAM"):
+        assert np.allclose(morf[name], morf["CAM"], atol=2e-3) and np.allclose(focus[name], focus["CAM"], atol=1e-3)
+    # ROAD: the random order is last; the CAM relatives are within noise of CAM (the prose says so)
+    assert max(morf, key=lambda n: morf[n].mean()) == "random order"
+    for name in ("Score-CAM", "Grad-CAM++", "guided Grad-CAM"):
+        lo, hi = metrics.bootstrap_interval(morf[name] - morf["CAM"], rng=0)
+        assert lo < 0 < hi, name
+    assert metrics.bootstrap_interval(morf["occlusion"] - morf["CAM"], rng=0)[0] > 0
+    # Focus: dropping negative evidence costs class specificity; guided Grad-CAM localises best
+    assert metrics.bootstrap_interval(focus["LayerCAM"] - focus["CAM"], rng=0)[1] < 0
+    assert max(focus, key=lambda n: focus[n].mean()) == "guided Grad-CAM"
+    # the sanity check: Integrated Gradients fails it most among Your turn 3's options
+    options = ("Grad-CAM++", "Score-CAM", "Integrated Gradients", "occlusion")
+    assert max(options, key=lambda n: sanity[n].mean()) == "Integrated Gradients"
+    assert metrics.bootstrap_interval(sanity["Integrated Gradients"], rng=0)[0] > 0.2
+    out, prose = _outputs(_notebook("10")), _prose(_notebook("10"))
+    for values, digits in ((sanity["Integrated Gradients"], 2), (focus["LayerCAM"] - focus["CAM"], 3),
+                           (morf["Score-CAM"] - morf["CAM"], 3)):
+        lo, hi = metrics.bootstrap_interval(values, rng=0)
+        text = f"{values.mean():.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+        assert text in out, text
+        assert text.replace("-", "\u2212") in prose or text in prose, text
+    assert "largest difference from the stored areas 0.000" in out
+    assert "python -m course_utils.evaluation --beyond" in prose
+
+
+def test_10_the_counted_passes_are_the_ones_the_prose_states():
+    out, prose = _outputs(_notebook("10")), _prose(_notebook("10"))
+    rows = {line[:24].strip(): line[24:].split()[:2] for line in out.splitlines()
+            if line[:24].strip() in ("Score-CAM", "occlusion", "SmoothGrad", "Integrated Gradients", "Grad-CAM")
+            and line[24:].split()[:1] and line[24:].split()[0].isdigit()}
+    assert rows == {"Grad-CAM": ["1", "1"], "Score-CAM": ["65", "0"], "occlusion": ["50", "0"],
+                    "SmoothGrad": ["26", "26"], "Integrated Gradients": ["34", "34"]}, rows
+    for n in ("(65)", "(50)", "(26)", "(34)"):
+        assert n in prose, n
 
