@@ -667,7 +667,29 @@ class _MapExplainer(_Explainer):
                 f"normalize={self.normalize}, relu={self.relu})")
 
 
-class GradCAM(_MapExplainer):
+class _GradientCAM(_MapExplainer):
+    """Base of Grad-CAM and its relatives, which combine A and dy^c/dA of one layer (one backward pass);
+    ``counterfactual`` (Grad-CAM's option) negates the gradients first."""
+
+    def _combine(self, A, grads):  # pragma: no cover - abstract
+        """(N, h, w, K) feature maps and gradients -> ``(weights (N, K) or None, map (N, h, w))``."""
+        raise NotImplementedError
+
+    def _body(self, x, cls):
+        tf = _tf()
+        with tf.GradientTape() as tape:
+            A, t = self._features(x, training=False)
+            tape.watch(A)
+            logits = self._logits(t)
+            cls, score = self._pick(logits, cls)
+        grads = tape.gradient(score, A)  # each score depends only on its own image: one pass for all
+        if getattr(self, "counterfactual", False):
+            grads = -grads
+        weights, cam = self._combine(A, grads)
+        return self._finish(cam, x), cls, logits, A, weights, grads
+
+
+class GradCAM(_GradientCAM):
     """Grad-CAM (Selvaraju et al., 2017): L^c = ReLU(sum_k alpha_k^c A^k), alpha_k^c = mean_ij dy^c/dA^k_ij.
 
     Args:
@@ -703,19 +725,10 @@ class GradCAM(_MapExplainer):
                          value_range=value_range)
         self.counterfactual = counterfactual
 
-    def _body(self, x, cls):
+    def _combine(self, A, grads):
         tf = _tf()
-        with tf.GradientTape() as tape:
-            A, t = self._features(x, training=False)
-            tape.watch(A)
-            logits = self._logits(t)
-            cls, score = self._pick(logits, cls)
-        grads = tape.gradient(score, A)  # each score depends only on its own image: one pass for all
-        if self.counterfactual:
-            grads = -grads
         alpha = tf.reduce_mean(grads, axis=(1, 2))                  # (N, K)
-        cam = tf.einsum("nhwk,nk->nhw", A, alpha)
-        return self._finish(cam, x), cls, logits, A, alpha, grads
+        return alpha, tf.einsum("nhwk,nk->nhw", A, alpha)
 
 
 class CAM(_MapExplainer):
@@ -1037,25 +1050,6 @@ class GuidedGradCAM(_Explainer):
 # --------------------------------------------------------------------------------------------------
 # Beyond Grad-CAM: the CAM family and path / perturbation attributions (notebook 10)
 # --------------------------------------------------------------------------------------------------
-
-class _GradientCAM(_MapExplainer):
-    """Base of the CAM relatives that combine A and dy^c/dA of one layer (one backward pass)."""
-
-    def _combine(self, A, grads):  # pragma: no cover - abstract
-        """(N, h, w, K) feature maps and gradients -> ``(weights (N, K) or None, map (N, h, w))``."""
-        raise NotImplementedError
-
-    def _body(self, x, cls):
-        tf = _tf()
-        with tf.GradientTape() as tape:
-            A, t = self._features(x, training=False)
-            tape.watch(A)
-            logits = self._logits(t)
-            cls, score = self._pick(logits, cls)
-        grads = tape.gradient(score, A)
-        weights, cam = self._combine(A, grads)
-        return self._finish(cam, x), cls, logits, A, weights, grads
-
 
 class GradCAMPlusPlus(_GradientCAM):
     """Grad-CAM++ (Chattopadhay et al., 2018): a weighted average of the positive gradients per map.

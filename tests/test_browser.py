@@ -103,10 +103,14 @@ def _run_all(page, url: str, notebook: str) -> None:
         .every(p => !/\\d/.test(p.textContent))""", timeout=30_000)
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-    # every code cell gets a number; none is left waiting ([*]) or unrun ([ ])
+    # every code cell gets a number; none is left waiting ([*]) or unrun ([ ]). Solution cells are folded
+    # (their input is hidden, a placeholder shows no prompt): their outputs' prompts are read instead, and a
+    # folded cell without output is judged by the cells around it.
     page.wait_for_function(
         """() => {
-            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(p => p.textContent.trim());
+            const cells = [...document.querySelectorAll('.jp-CodeCell')];
+            const prompts = cells.map(c => c.querySelector('.jp-InputArea .jp-InputPrompt'))
+                                 .filter(p => p !== null).map(p => p.textContent.trim());
             return prompts.length > 0 && prompts.every(t => /^\\[\\d+\\]:$/.test(t));
         }""", timeout=300_000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
@@ -167,13 +171,13 @@ def test_explorer_in_notebook_06_reacts_to_class_layer_and_the_new_methods(lab, 
     assert third != second, "the heat map did not change when the layer changed"
     page.screenshot(path=str(ARTIFACTS / "06_layer_res1.png"))
     method = selects.nth(2)                           # the method control offers notebook 10's methods too
-    offered = method.locator("option").all_inner_texts()
+    offered = [t.replace("\xa0", " ") for t in method.locator("option").all_inner_texts()]   # ipywidgets: nbsp
     assert {"Score-CAM", "Integrated Gradients", "LayerCAM"} <= set(offered), offered
-    method.select_option(label="Score-CAM")          # takes a layer: explains res1's maps by masking
+    method.select_option(index=offered.index("Score-CAM"))   # takes a layer: explains res1's maps by masking
     fourth = _wait_for_new_picture(page, explorer, third)
     assert fourth != third, "the picture did not change when the method became Score-CAM"
     page.screenshot(path=str(ARTIFACTS / "06_method_score_cam.png"))
-    method.select_option(label="Integrated Gradients")   # takes no layer: a gradient image
+    method.select_option(index=offered.index("Integrated Gradients"))   # takes no layer: a gradient image
     fifth = _wait_for_new_picture(page, explorer, fourth)
     assert fifth != fourth, "the picture did not change when the method became Integrated Gradients"
     page.screenshot(path=str(ARTIFACTS / "06_method_integrated_gradients.png"))
