@@ -166,9 +166,12 @@ class RestrictedUnpickler(pickle.Unpickler):
     :func:`numpy.frombuffer` from bytes whose length matches its shape.
     """
 
-    def __init__(self, file: io.BufferedIOBase, *, source: str = "<pickle>") -> None:
+    def __init__(self, file: io.BufferedIOBase, *, source: str = "<pickle>", copy: bool = True) -> None:
         super().__init__(file, encoding="bytes")
         self.source = source
+        # copy=False: arrays are read-only views of the file's bytes (no second copy); the loader copies
+        # them into its own arrays anyway.
+        self.copy = copy
         self._ndarray = _NdarrayName(self)
         # numpy 2 renamed numpy.core to numpy._core; files written by numpy 1 name the old modules.
         self._allowed = {
@@ -239,11 +242,19 @@ class RestrictedUnpickler(pickle.Unpickler):
                 f"{count * dtype.dtype.itemsize} bytes, the file gives {len(raw)}. Download CIFAR-10 again "
                 f"({CIFAR10_URL})."
             )
-        return np.frombuffer(raw, dtype=dtype.dtype).reshape(shape, order=order).copy(order="K")
+        array = np.frombuffer(raw, dtype=dtype.dtype).reshape(shape, order=order)
+        return array.copy(order="K") if self.copy else array
 
     def load(self) -> Any:
         """Read the pickle; return its dicts, lists, bytes, str, ints and numeric arrays."""
-        return self._materialise(super().load())
+        try:
+            return self._materialise(super().load())
+        finally:
+            # The memo holds the array stand-ins, which hold this unpickler, and the unpickler holds its own
+            # bound methods: reference cycles that only the garbage collector would free, keeping each file's
+            # bytes (30-60 MB) alive while the next files are read. Break them here.
+            self.memo.clear()
+            self._allowed, self._ndarray = {}, None
 
     def _materialise(self, obj: Any) -> Any:
         """Swap each array stand-in for its array, and refuse anything that is not a CIFAR-10 value."""
@@ -277,9 +288,9 @@ class RestrictedUnpickler(pickle.Unpickler):
         return root
 
 
-def _unpickle(data: bytes, source: str) -> dict:
+def _unpickle(data: bytes, source: str, copy: bool = True) -> dict:
     try:
-        obj = RestrictedUnpickler(io.BytesIO(data), source=source).load()
+        obj = RestrictedUnpickler(io.BytesIO(data), source=source, copy=copy).load()
     except CIFAR10DataError:          # UnsafePickleError, or an array whose size does not match its bytes
         raise
     except Exception as exc:  # truncated or corrupt bytes: EOFError, UnpicklingError, ValueError ...
@@ -422,6 +433,7 @@ def _iter_files(source: Path, names: tuple[str, ...]):
                         raise EOFError(f"{member.name} is cut short ({len(raw)} of {member.size} bytes)")
                     seen.add(base)
                     yield base, raw
+                    del raw          # let the consumer free it before the next file is read
                     if seen == wanted:
                         break
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
@@ -500,7 +512,7 @@ def load_cifar10(path: str | os.PathLike | None = None):
     y_test = np.empty((10000,), dtype=np.uint8)
     for name, raw in _iter_files(source, (*TRAIN_BATCHES, TEST_BATCH)):
         where = f"{source}:{name}"
-        batch = _unpickle(raw, where)
+        batch = _unpickle(raw, where, copy=False)      # views of the file's bytes, copied into place below
         del raw  # parse, copy into place, and let go before the next file is read
         data, labels = _check_batch(batch, where)
         if name == TEST_BATCH:
