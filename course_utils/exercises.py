@@ -1200,6 +1200,7 @@ def check_pp_weights(answer, A, w) -> Feedback:
                                        "a = g^2 / (2 g^2 + S_k g^3) and w_k^{++} = sum_ij a ReLU(g), with "
                                        "S_k = sum_ij A^k_ij.")
     return Feedback(True, "with g = w_k / Z: a = 1 / (2 + mean(A^k) w_k) at every position, and summing "
-                          "a ReLU(w_k / Z) over the Z positions gives ReLU(w_k) / (2 + mean(A^k) w_k). Maps that "
-                          "are large on average get smaller weights than CAM gives them, and negative weights vanish.")
+                          "a ReLU(w_k / Z) over the Z positions gives ReLU(w_k) / (2 + mean(A^k) w_k). Compared "
+                          "with CAM's w_k, a map is damped the more, the larger mean(A^k) w_k, and negative weights "
+                          "vanish.")
 
