@@ -1089,9 +1089,9 @@ class LayerCAM(_GradientCAM):
 
 class HiResCAM(_GradientCAM):
     """HiResCAM (Draelos & Carin, 2020): ``ReLU(sum_k g^k_ij A^k_ij)``, the gradient times the feature map
-    position by position (Grad-CAM averages the gradient first). For a head that is linear in A the map,
-    summed over positions, is exactly y^c minus the bias: it shows what the model computed, nothing
-    averaged away."""
+    position by position (Grad-CAM averages the gradient first). For a head that is linear in A the map
+    before the ReLU (``relu=False``), summed over positions, is exactly y^c minus the bias: it shows what the
+    model computed, nothing averaged away."""
 
     name = "HiResCAM"
 
@@ -1149,7 +1149,8 @@ class ScoreCAM(_MapExplainer):
     ``w_k = softmax(y(x * M_k))_c`` with ``M_k = (up(A^k) - min) / (max - min)``; the map is
     ``ReLU(sum_k w_k A^k)``. A map that is constant on the image masks nothing useful and gets weight 0 (as
     in the authors' code). The masked images run through the model as a few large batches of
-    ``batch_size``. ``max_channels`` keeps only that many maps with the largest spatial standard deviation
+    ``batch_size``; ``explain().extra["forward_passes"]`` counts them for the whole batch (one clean pass per
+    image comes on top). ``max_channels`` keeps only that many maps with the largest spatial standard deviation
     (tf-keras-vis's ``max_N``; None keeps all K), which divides the cost by K / max_channels.
     Options otherwise as :class:`GradCAM`.
     """
@@ -1212,11 +1213,10 @@ class ScoreCAM(_MapExplainer):
         for start in range(0, len(image), self.batch_size):
             i, k = image[start:start + self.batch_size], channel[start:start + self.batch_size]
             weights[i, k] = self._probs_fn(x_t, masks, tf.constant(i), tf.constant(k), cls_t).numpy()
-        pairs = image
         cam = tf.einsum("nhwk,nk->nhw", A, weights)
         maps = self._finish(cam, x).numpy()
         return Explanation(maps=maps, class_index=cls, logits=logits, feature_maps=A, weights=weights,
-                           extra={"layer": self.layer, "scores": self.scores, "forward_passes": len(pairs)})
+                           extra={"layer": self.layer, "scores": self.scores, "forward_passes": len(image)})
 
 
 class IntegratedGradients(VanillaGradient):
@@ -1225,7 +1225,8 @@ class IntegratedGradients(VanillaGradient):
 
     ``attr = (x - x') * sum_s w_s dy^c/dx (x' + a_s (x - x'))``, the path integral by a quadrature rule with
     ``steps`` points a_s and weights w_s: ``method="gausslegendre"`` (the default, as in Captum) or
-    ``"trapezoid"`` (``steps`` equal intervals, the rule of the paper's Riemann sum, ends included). Completeness: ``sum(attr) = y^c(x) - y^c(x')`` up to the integration error, which
+    ``"trapezoid"`` (``steps`` equal intervals, ends included: the mean of the left and right Riemann sums;
+    the paper writes a plain Riemann sum). Completeness: ``sum(attr) = y^c(x) - y^c(x')`` up to the integration error, which
     :meth:`explain` reports (``extra["delta"]``, and relative to ``y^c(x) - y^c(x')`` in
     ``extra["relative_error"]``). ``baseline``: a number (0.0 is a black image for the course model's 0-255
     input), an (H, W, C) image or one per image (N, H, W, C). Returns signed ``(N, H, W, C)``.
