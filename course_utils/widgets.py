@@ -106,9 +106,10 @@ def interact_figure(plot, layout=None, **controls):
 SLIDER_OPTIONS = {"Score-CAM": {"max_channels": 64}, "Integrated Gradients": {"steps": 32}}
 
 
-def _build(cls, model, layer):
-    """An explainer of class ``cls`` for ``model``; ``layer`` only for the methods that take one."""
-    options = SLIDER_OPTIONS.get(next((n for n, c in explain.METHODS.items() if c is cls), ""), {})
+def _build(method: str, model, layer):
+    """The explainer ``method`` (a name of :data:`course_utils.explain.METHODS`) for ``model``; ``layer`` only
+    for the methods that take one, with the method's :data:`SLIDER_OPTIONS`."""
+    cls, options = explain.METHODS[method], SLIDER_OPTIONS.get(method, {})
     return cls(model, layer, **options) if cls.takes_layer else cls(model, **options)
 
 
@@ -139,7 +140,7 @@ class Explorer:
         cls = explain.METHODS[method]
         key = (method, layer if cls.takes_layer else None)
         if key not in self._cache:
-            self._cache[key] = _build(cls, self.model, key[1])
+            self._cache[key] = _build(method, self.model, key[1])
         return self._cache[key]
 
     def compute(self, index: int, class_index: int | None = None, layer: str | None = None,
@@ -304,7 +305,7 @@ def own_image_figure(model, image, method: str = "Grad-CAM", class_index: int | 
     cls = explain.METHODS[method]
     key = (method, layer if cls.takes_layer else None)
     if key not in cache:
-        cache[key] = _build(cls, model, key[1])
+        cache[key] = _build(method, model, key[1])
     class_index = None if class_index in (None, PREDICTED) else int(class_index)
     ex = cache[key].explain(small, class_index)
     top, probs = _top3(ex.logits[0])
