@@ -138,6 +138,39 @@ def test_scorecam_batches_and_max_channels_give_the_same_weights(course_model, i
     np.testing.assert_allclose(top.weights[kept], full.weights[kept], rtol=1e-4, atol=1e-6)
 
 
+def test_scorecam_in_bfloat16_changes_only_the_masked_passes_and_only_a_little(course_model, images):
+    x = images[:3]
+    before = [w.copy() for w in course_model.get_weights()]
+    exact = E.ScoreCAM(course_model).explain(x)
+    fast = E.ScoreCAM(course_model, precision="bfloat16").explain(x)
+    assert fast.extra["precision"] == "bfloat16" and exact.extra["precision"] == "float32"
+    # the clean pass stays float32: same feature maps, logits and class
+    np.testing.assert_array_equal(fast.feature_maps, exact.feature_maps)
+    np.testing.assert_array_equal(fast.class_index, exact.class_index)
+    # the weights are probabilities from bfloat16 passes: close, but not the float32 ones
+    diff = np.abs(fast.weights - exact.weights)
+    assert 0 < diff.max() < 0.05
+    for a, b in zip(fast.maps, exact.maps):
+        assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.99
+    # the user's model is neither cast nor changed
+    assert course_model.dtype_policy.compute_dtype == "float32"
+    for w, b in zip(course_model.get_weights(), before):
+        np.testing.assert_array_equal(w, b)
+
+
+def test_a_model_that_bfloat16_cannot_represent_is_refused():
+    # the scores are the difference of two large, nearly equal maps (1001 x and 1000 x): bfloat16, with 8
+    # significant bits, rounds 1001 to 1000 and the difference vanishes
+    inputs = keras.Input((4, 4, 1))
+    a = keras.layers.Conv2D(2, 1, activation="relu", name="conv")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="logits")(keras.layers.GlobalAveragePooling2D()(a)))
+    model.get_layer("conv").set_weights([np.array([[[[1001.0, 1000.0]]]], np.float32), np.zeros(2, np.float32)])
+    model.get_layer("logits").set_weights([np.array([[1.0, -1.0], [-1.0, 1.0]], np.float32), np.zeros(2, np.float32)])
+    with pytest.raises(ValueError, match=r"(?s)differ from its float32 scores.*Use precision='float32'"):
+        E.ScoreCAM(model, "conv", precision="bfloat16")
+    E.ScoreCAM(model, "conv")                                           # float32 is fine
+
+
 def test_occlusion_finds_the_one_patch_the_model_looks_at():
     mask = np.zeros((16, 16, 1), np.float32)
     mask[4:8, 8:12] = 1                                                # the model only sums this patch
@@ -179,6 +212,7 @@ def test_smoothgrad_without_noise_is_the_gradient_and_vargrad_is_a_variance(cour
     (lambda m: E.Occlusion(m, patch=40), "must fit in the model's fixed input size"),
     (lambda m: E.Occlusion(m, baseline="grey"), "baseline must be a number or 'mean'"),
     (lambda m: E.ScoreCAM(m, max_channels=0), "max_channels must be None or a positive int"),
+    (lambda m: E.ScoreCAM(m, precision="float16"), "precision must be 'float32' or 'bfloat16'"),
 ])
 def test_bad_options_are_refused_clearly(course_model, make, message):
     with pytest.raises(ValueError, match=message):
