@@ -141,11 +141,17 @@ def test_scorecam_batches_and_max_channels_give_the_same_weights(course_model, i
 def test_scorecam_in_bfloat16_changes_only_the_masked_passes_and_only_a_little(course_model, images):
     x = images[:3]
     before = [w.copy() for w in course_model.get_weights()]
+    policies = [layer.dtype_policy.name for layer in course_model.layers]
     exact = E.ScoreCAM(course_model).explain(x)
-    fast = E.ScoreCAM(course_model, precision="bfloat16").explain(x)
+    explainer = E.ScoreCAM(course_model, precision="bfloat16")
+    fast = explainer.explain(x)
     assert fast.extra["precision"] == "bfloat16" and exact.extra["precision"] == "float32"
+    # the masked passes run through a copy whose convolutions compute in bfloat16
+    convs = [layer for layer in explainer._masked.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert convs and all(layer.compute_dtype == "bfloat16" for layer in convs)
     # the clean pass stays float32: same feature maps, logits and class
     np.testing.assert_array_equal(fast.feature_maps, exact.feature_maps)
+    np.testing.assert_array_equal(fast.logits, exact.logits)
     np.testing.assert_array_equal(fast.class_index, exact.class_index)
     # the weights are probabilities from bfloat16 passes: close, but not the float32 ones
     diff = np.abs(fast.weights - exact.weights)
@@ -153,7 +159,8 @@ def test_scorecam_in_bfloat16_changes_only_the_masked_passes_and_only_a_little(c
     for a, b in zip(fast.maps, exact.maps):
         assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.99
     # the user's model is neither cast nor changed
-    assert course_model.dtype_policy.compute_dtype == "float32"
+    assert [layer.dtype_policy.name for layer in course_model.layers] == policies
+    assert all(layer.compute_dtype == "float32" for layer in course_model.layers)
     for w, b in zip(course_model.get_weights(), before):
         np.testing.assert_array_equal(w, b)
 
@@ -166,9 +173,27 @@ def test_a_model_that_bfloat16_cannot_represent_is_refused():
     model = keras.Model(inputs, keras.layers.Dense(2, name="logits")(keras.layers.GlobalAveragePooling2D()(a)))
     model.get_layer("conv").set_weights([np.array([[[[1001.0, 1000.0]]]], np.float32), np.zeros(2, np.float32)])
     model.get_layer("logits").set_weights([np.array([[1.0, -1.0], [-1.0, 1.0]], np.float32), np.zeros(2, np.float32)])
-    with pytest.raises(ValueError, match=r"(?s)differ from its float32 scores.*Use precision='float32'"):
+    with pytest.raises(ValueError, match=r"(?s)class probabilities that differ from its float32 ones by 0\.\d+.*Use precision='float32'"):
         E.ScoreCAM(model, "conv", precision="bfloat16")
     E.ScoreCAM(model, "conv")                                           # float32 is fine
+
+
+def test_bfloat16_copies_a_model_with_a_lambda_and_a_nested_block():
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Lambda(lambda t: t / 255.0, name="scale")(inputs)
+    x = keras.Sequential([keras.layers.Conv2D(4, 3, padding="same", activation="relu")], name="block")(x)
+    a = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="conv")(x)
+    model = keras.Model(inputs, keras.layers.Dense(3, name="logits")(keras.layers.GlobalAveragePooling2D()(a)))
+    x = np.random.default_rng(0).uniform(0, 255, (2, 8, 8, 3)).astype(np.float32)
+    exact = E.ScoreCAM(model, "conv").explain(x)
+    explainer = E.ScoreCAM(model, "conv", precision="bfloat16")
+    fast = explainer.explain(x)
+    block = explainer._masked.get_layer("block")
+    assert block.layers[0].compute_dtype == "bfloat16"                  # the nested block was cast too
+    assert model.get_layer("block").layers[0].compute_dtype == "float32"  # but not the user's
+    assert 0 < np.abs(fast.weights - exact.weights).max() < 0.05
+    assert "precision='bfloat16'" in repr(explainer) and "batch_size=512" in repr(explainer)
 
 
 def test_occlusion_finds_the_one_patch_the_model_looks_at():
