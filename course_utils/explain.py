@@ -664,7 +664,7 @@ class _MapExplainer(_Explainer):
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(model={self.model.name!r}, layer={self.layer!r}, upsample={self.upsample}, "
-                f"normalize={self.normalize}, relu={self.relu})")
+                f"normalize={self.normalize}, relu={self.relu}, value_range={self.value_range})")
 
 
 class _GradientCAM(_MapExplainer):
@@ -1154,11 +1154,12 @@ class ScoreCAM(_MapExplainer):
     (tf-keras-vis's ``max_N``; None keeps all K), which divides the cost by K / max_channels.
     ``precision="bfloat16"`` runs the masked passes (only those: the feature maps, the class and the logits
     still come from the float32 model) through a copy of the model that computes in bfloat16 (Keras's
-    ``mixed_bfloat16`` policy, the same weights). On the course's two-core CPU, which has bfloat16 instructions
-    (``avx512_bf16`` in ``/proc/cpuinfo``), that is about 1.8 x faster (README, Performance); without such
-    instructions it may not be faster. The map weights, which are probabilities, then change by a few
-    hundredths at most (``extra["precision"]``; notebook 10 measures it). The copy is checked against the
-    model when it is made and refused if its probabilities differ by more than 0.05.
+    ``mixed_bfloat16`` policy, the same weights; the layer that makes the scores stays float32). On the machine
+    of README's Performance table, a two-core CPU with bfloat16 instructions (``avx512_bf16`` in
+    ``/proc/cpuinfo``), that is about 1.8 x faster; without such instructions it may not be faster. On the
+    course model the map weights, which are probabilities, then change by a few hundredths at most
+    (``extra["precision"]``; notebook 10 measures it). The copy is checked when it is made, on random probe
+    images, plain and masked, and refused if its probabilities differ from float32's by more than 0.05.
     Options otherwise as :class:`GradCAM`.
     """
 
@@ -1235,44 +1236,52 @@ class ScoreCAM(_MapExplainer):
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(model={self.model.name!r}, layer={self.layer!r}, batch_size={self.batch_size}, "
                 f"max_channels={self.max_channels}, precision={self.precision!r}, upsample={self.upsample}, "
-                f"normalize={self.normalize}, relu={self.relu})")
+                f"normalize={self.normalize}, relu={self.relu}, value_range={self.value_range})")
 
 
-def _bfloat16_copy(features, logits, name: str, value_range=(0, 255)):
-    """A copy of ``features`` (a model from the image to [A, score tensor]) that computes in bfloat16 with the
-    same weights, checked against it on a probe batch: the class probabilities, ``softmax(logits(scores))``,
-    which become Score-CAM's weights, may differ by 0.05 at most. The copy is new; ``features`` and the
-    user's model are untouched."""
+def _bfloat16_copy(features, to_logits, model_name: str, value_range=(0, 255)):
+    """A copy of ``features`` (a model from the image to [A, score tensor]) whose layers compute in bfloat16 with
+    the same weights, except the layer that makes the score tensor (the head), kept in float32 as Keras's mixed
+    precision advises for the last layer. Checked on random probe images, plain and masked by smooth ramps (as
+    Score-CAM masks them): the class probabilities, ``softmax(to_logits(scores))``, which become Score-CAM's
+    weights, may differ from float32's by 0.05 at most. The copy is a new model; weightless ``Lambda`` layers are
+    shared with ``features``, nothing of it or of the user's model is changed."""
     import keras
 
     tf = _tf()
+    head = _producer(features.outputs[1])
 
     def rebuild(layer):
         if isinstance(layer, keras.layers.Lambda):
             return layer        # weightless; it computes in float32 on the bfloat16 values it is given
         config = layer.get_config()
-        config["dtype"] = "mixed_bfloat16"
+        config["dtype"] = "float32" if layer is head else "mixed_bfloat16"
         return type(layer).from_config(config)
 
     def probabilities(model, x):     # ``features`` takes a list of one input, the copy the input itself
-        return tf.nn.softmax(logits(tf.cast(model(x, training=False)[1], tf.float32))).numpy().astype(np.float64)
+        return tf.nn.softmax(to_logits(tf.cast(model(x, training=False)[1], tf.float32))).numpy().astype(np.float64)
 
+    x = _input_probe(features, value_range)
+    h, w = x.shape[1:3]
+    ramps = [np.linspace(0, 1, w, dtype=np.float32)[None, :], np.linspace(1, 0, h, dtype=np.float32)[:, None],
+             np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)]
+    x = np.concatenate([x] + [x * np.broadcast_to(r, (h, w))[None, :, :, None] for r in ramps])
+    want = probabilities(features, [x])
     try:
-        copy = keras.models.clone_model(features, clone_function=rebuild, recursive=True)
-        copy.set_weights(features.get_weights())
-        copy = keras.Model(copy.inputs[0], copy.outputs, name=f"{copy.name}_bfloat16")   # one image input, not a list
-        finalize_state(copy)
-        x = _input_probe(features, value_range)
-        want, got = probabilities(features, [x]), probabilities(copy, x)
+        bf16 = keras.models.clone_model(features, clone_function=rebuild, recursive=True)
+        bf16.set_weights(features.get_weights())
+        bf16 = keras.Model(bf16.inputs[0], bf16.outputs, name=f"{bf16.name}_bfloat16")   # one image input, not a list
+        finalize_state(bf16)
+        got = probabilities(bf16, x)
     except Exception as exc:
-        raise ValueError(f"Could not make a bfloat16 copy of model {name!r} ({type(exc).__name__}: {exc}). "
+        raise ValueError(f"Could not make a bfloat16 copy of model {model_name!r} ({type(exc).__name__}: {exc}). "
                          "Use precision='float32'.") from exc
     diff = float(np.abs(want - got).max()) if want.shape == got.shape else float("inf")
     if not diff <= 0.05:
-        raise ValueError(f"In bfloat16, model {name!r} computes class probabilities that differ from its float32 "
-                         f"ones by {diff:.3g} on a probe batch, more than 0.05: its masked passes cannot be trusted "
-                         "in bfloat16. Use precision='float32'.")
-    return copy
+        raise ValueError(f"In bfloat16, model {model_name!r} computes class probabilities that differ from its "
+                         f"float32 ones by {diff:.3g} on probe images, more than 0.05: its masked passes cannot be "
+                         "trusted in bfloat16. Use precision='float32'.")
+    return bf16
 
 
 class IntegratedGradients(VanillaGradient):
