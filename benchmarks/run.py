@@ -115,14 +115,7 @@ def _bfloat16_model(model, images):
 
     import course_utils as cu
 
-    def rebuild(layer):
-        config = layer.get_config()
-        config["dtype"] = "float32" if layer.name == "logits" else "mixed_bfloat16"
-        return type(layer).from_config(config)
-
-    twin = keras.models.clone_model(model, clone_function=rebuild)
-    twin.set_weights(model.get_weights())
-    cu.explain.finalize_state(twin)
+    twin = cu.explain._clone_in_bfloat16(model, keep=[model.get_layer("logits")])
     a = keras.layers.Activation("linear", dtype="float32", name="conv4_f32")(twin.get_layer("conv4").output)
     twin = keras.Model(twin.inputs[0], twin.get_layer("logits")(twin.get_layer("gap")(a)), name="course_cnn_bfloat16")
     p = [keras.ops.convert_to_numpy(keras.ops.softmax(m(images, training=False))) for m in (model, twin)]

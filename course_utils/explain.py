@@ -1239,6 +1239,28 @@ class ScoreCAM(_MapExplainer):
                 f"normalize={self.normalize}, relu={self.relu}, value_range={self.value_range})")
 
 
+def _clone_in_bfloat16(model, keep=()):
+    """A copy of ``model`` whose layers compute in bfloat16 (Keras's ``mixed_bfloat16`` policy: float32 weights,
+    bfloat16 arithmetic) with the same weights, except the layers in ``keep``, which stay float32. Nested models
+    are copied too; weightless ``Lambda`` layers are shared (they cannot always be rebuilt from their config).
+    ``model`` is not changed. Errors from Keras pass through: callers wrap them."""
+    import keras
+
+    keep = list(keep)
+
+    def rebuild(layer):
+        if isinstance(layer, keras.layers.Lambda):
+            return layer        # weightless; it computes in float32 on the bfloat16 values it is given
+        config = layer.get_config()
+        config["dtype"] = "float32" if any(layer is k for k in keep) else "mixed_bfloat16"
+        return type(layer).from_config(config)
+
+    copy = keras.models.clone_model(model, clone_function=rebuild, recursive=True)
+    copy.set_weights(model.get_weights())
+    finalize_state(copy)
+    return copy
+
+
 def _bfloat16_copy(features, to_logits, model_name: str, value_range=(0, 255)):
     """A copy of ``features`` (a model from the image to [A, score tensor]) whose layers compute in bfloat16 with
     the same weights, except the layer that makes the score tensor (the head), kept in float32 as Keras's mixed
@@ -1249,14 +1271,6 @@ def _bfloat16_copy(features, to_logits, model_name: str, value_range=(0, 255)):
     import keras
 
     tf = _tf()
-    head = _producer(features.outputs[1])
-
-    def rebuild(layer):
-        if isinstance(layer, keras.layers.Lambda):
-            return layer        # weightless; it computes in float32 on the bfloat16 values it is given
-        config = layer.get_config()
-        config["dtype"] = "float32" if layer is head else "mixed_bfloat16"
-        return type(layer).from_config(config)
 
     def probabilities(model, x):     # ``features`` takes a list of one input, the copy the input itself
         return tf.nn.softmax(to_logits(tf.cast(model(x, training=False)[1], tf.float32))).numpy().astype(np.float64)
@@ -1268,10 +1282,8 @@ def _bfloat16_copy(features, to_logits, model_name: str, value_range=(0, 255)):
     x = np.concatenate([x] + [x * np.broadcast_to(r, (h, w))[None, :, :, None] for r in ramps])
     want = probabilities(features, [x])
     try:
-        bf16 = keras.models.clone_model(features, clone_function=rebuild, recursive=True)
-        bf16.set_weights(features.get_weights())
+        bf16 = _clone_in_bfloat16(features, keep=[_producer(features.outputs[1])])
         bf16 = keras.Model(bf16.inputs[0], bf16.outputs, name=f"{bf16.name}_bfloat16")   # one image input, not a list
-        finalize_state(bf16)
         got = probabilities(bf16, x)
     except Exception as exc:
         raise ValueError(f"Could not make a bfloat16 copy of model {model_name!r} ({type(exc).__name__}: {exc}). "
