@@ -18,7 +18,7 @@ import platform
 __version__ = "0.1.0"
 
 _SUBMODULES = ("data", "images", "models", "explain", "metrics", "saliency", "viz", "widgets", "exercises", "train",
-               "notebooks", "check", "evaluation")
+               "notebooks", "check", "evaluation", "validation", "files")
 __all__ = ["setup", "versions", "__version__", *_SUBMODULES]
 
 #: The seed every notebook starts from.

@@ -1,7 +1,7 @@
 """The fixed experiments of notebook 07, run once by a command and read back by the notebook.
 
     python -m course_utils.evaluation              # about 4 minutes on two CPU cores
-    python -m course_utils.evaluation --quick      # a smoke run on a few images, written to /tmp
+    python -m course_utils.evaluation --quick      # a smoke run on a few images, written to a new private temporary folder
 
 Notebook 07 has to run in under a minute. Its tables need more: ROAD and the two older fillings (mean colour,
 blur) for five maps, two orders and ten fractions on 200 test images (60,000 forward passes), and six
@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from . import metrics
+from .files import private_temp_dir, write_atomic
 
 __all__ = ["CONFUSABLE", "FRACTIONS", "SEED", "ROAD_METHODS", "LOCALISATION_METHODS", "RESULTS_PATH", "to_saliency",
            "first_correct", "attribution_maps", "road_areas", "confusable_mosaics", "localisation_maps",
@@ -326,9 +327,7 @@ def run_beyond(n_images: int = 100, n_mosaics: int = 60, n_sanity: int = 64, pat
                    "twin_classes": twin_labels[:n_sanity], "scores": sanity},
     }
     if path is not None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(_tolist(results), separators=(",", ":")) + "\n", encoding="utf-8")
+        write_atomic(path, json.dumps(_tolist(results), separators=(",", ":")) + "\n")
     return results
 
 
@@ -371,9 +370,7 @@ def run(n_images: int = 200, n_mosaics: int = 300, path: Path | None = RESULTS_P
         "mosaics": {"grid": 3, **info, "scores": loc},
     }
     if path is not None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(_tolist(results), separators=(",", ":")) + "\n", encoding="utf-8")
+        write_atomic(path, json.dumps(_tolist(results), separators=(",", ":")) + "\n")
     return results
 
 
@@ -400,12 +397,13 @@ def main(argv: list[str] | None = None) -> None:
 
     setup(quiet=True)
     if args.beyond:
-        out = args.out or (Path("/tmp/evaluation_10_quick.json") if args.quick else RESULTS_10_PATH)
+        out = args.out or (private_temp_dir("evaluation_") / "evaluation_10_quick.json" if args.quick
+                           else RESULTS_10_PATH)
         res = run_beyond(6, 4, 6, out) if args.quick else run_beyond(path=out)
         print(f"Wrote {out} in {res['about']['seconds']['total']:.0f} s.")
         return
     if args.quick:
-        out = args.out or Path("/tmp/evaluation_07_quick.json")
+        out = args.out or private_temp_dir("evaluation_") / "evaluation_07_quick.json"
         res = run(8, 6, out)
     else:
         out = args.out or RESULTS_PATH

@@ -23,11 +23,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .files import UnsafePathError, write_atomic
+from .validation import CourseError
+
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 CODE_STUB = "# YOUR CODE HERE"
 
 
-class StudentCopyError(ValueError):
+class StudentCopyError(CourseError, ValueError):
     """A notebook's solution cells are not marked the way the student copies need."""
 
 
@@ -109,15 +112,37 @@ def student_notebook(nb, name: str = "notebook"):
     return nb
 
 
-def make_student_copy(src: Path, dst: Path) -> int:
-    """Write the student copy of one notebook; returns how many solution cells were cleared."""
+def _read_notebook(src: Path):
     import nbformat
 
-    nb = nbformat.read(src, as_version=4)
-    copy = student_notebook(nb, Path(src).name)
+    try:
+        return nbformat.read(src, as_version=4)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StudentCopyError(f"Cannot read {src}: {exc}. Pass --notebooks with the course's notebooks folder.") \
+            from None
+    except Exception as exc:  # nbformat raises json's and its own validation errors
+        raise StudentCopyError(f"{src} is not a notebook (nbformat could not read it as JSON: "
+                               f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}). Restore it from git "
+                               "(git checkout -- FILE) or remove it from the notebooks folder.") from None
+
+
+def make_student_copy(src: Path, dst: Path, *, inside: Path | None = None) -> int:
+    """Write the student copy of one notebook; returns how many solution cells were cleared.
+
+    The copy is written atomically (:func:`course_utils.files.write_atomic`): a symbolic or hard link at ``dst``
+    is replaced, never written through, so the original notebook it may point to is never changed. ``inside``:
+    the output folder the copy must stay in.
+    """
+    import nbformat
+
+    src, dst = Path(src), Path(dst)
+    nb = _read_notebook(src)
+    copy = student_notebook(nb, src.name)
     nbformat.validate(copy)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(copy, dst)
+    try:
+        write_atomic(dst, nbformat.writes(copy) + "\n", inside=inside if inside is not None else dst.parent)
+    except UnsafePathError as exc:
+        raise StudentCopyError(str(exc)) from None
     return sum("exercise" in c.metadata.get("tags", []) for c in copy.cells)
 
 
@@ -126,15 +151,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--notebooks", type=Path, default=Path("notebooks"))
     parser.add_argument("--out", type=Path, default=Path("student"))
     args = parser.parse_args(argv)
+    if args.out.exists() and not args.out.is_dir():
+        raise SystemExit(f"--out {args.out} is a file, not a folder: name a folder for the student copies.")
     if args.out.resolve() == args.notebooks.resolve():
         raise SystemExit("--out must differ from the notebooks folder: the originals are never overwritten.")
+    if not args.notebooks.is_dir():
+        raise SystemExit(f"--notebooks {args.notebooks} is not a folder: pass the course's notebooks folder.")
     sources = sorted(args.notebooks.glob("[0-9][0-9]_*.ipynb"))
     if not sources:
         raise SystemExit(f"No notebooks named NN_*.ipynb in {args.notebooks}: pass --notebooks with the course's "
                          "notebooks folder.")
     for src in sources:
         try:
-            n = make_student_copy(src, args.out / src.name)
+            n = make_student_copy(src, args.out / src.name, inside=args.out)
         except StudentCopyError as err:
             raise SystemExit(str(err)) from None
         print(f"{args.out / src.name}: {n} exercise(s) cleared")
