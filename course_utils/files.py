@@ -12,13 +12,14 @@
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
 
 from .validation import CourseError
 
-__all__ = ["UnsafePathError", "write_atomic", "private_temp_dir"]
+__all__ = ["UnsafePathError", "private_temp_dir", "saved_atomically", "write_atomic"]
 
 
 class UnsafePathError(CourseError, OSError):
@@ -74,6 +75,24 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str, *, inside: str
             pass
         raise
     return path
+
+
+@contextlib.contextmanager
+def saved_atomically(path: str | os.PathLike[str], *, inside: str | os.PathLike[str] | None = None):
+    """For a library that writes a file itself (``model.save(p)``): yields a new temporary path in the target's
+    folder with the same suffix; when the block ends without an error, it is renamed over ``path`` (a link there
+    is replaced, not followed); after an error it is removed and ``path`` is left as it was."""
+    path = Path(path)
+    folder = _check_folder(path.parent, Path(inside) if inside is not None else None)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    os.unlink(tmp)  # the library creates it; the unpredictable name is what matters
+    try:
+        yield Path(tmp)
+        os.replace(tmp, folder / path.name)
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
 
 
 def private_temp_dir(prefix: str = "course_utils_") -> Path:

@@ -36,6 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from . import data, models
+from .files import saved_atomically, write_atomic
+from .validation import finite_number, fraction, nonnegative_int, positive_int
 
 
 def _sha256(path: Path) -> str | None:
@@ -113,6 +115,25 @@ def _make_dataset_class():
     return AugmentedBatches
 
 
+def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse values that would train nothing or train silently wrong, before TensorFlow is imported."""
+    from .validation import CourseValueError
+
+    try:
+        positive_int(args.epochs, "--epochs")
+        positive_int(args.batch_size, "--batch-size")
+        finite_number(args.peak_lr, "--peak-lr", minimum=0, strict_minimum=True)
+        finite_number(args.weight_decay, "--weight-decay", minimum=0)
+        fraction(args.label_smoothing, "--label-smoothing")
+        nonnegative_int(args.limit, "--limit", hint="0 means all 50,000 training images.")
+        nonnegative_int(args.stop_after, "--stop-after")
+        if args.limit and args.limit < args.batch_size:
+            raise CourseValueError(f"--limit {args.limit} is smaller than --batch-size {args.batch_size}: not one "
+                                   "full batch to train on. Raise --limit or lower --batch-size.")
+    except CourseValueError as exc:
+        parser.error(str(exc))
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m course_utils.train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=28)  # the shipped model's recipe
@@ -130,6 +151,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--checkpoints", type=Path, default=Path("checkpoints"))
     parser.add_argument("--out", type=Path, default=models.ASSETS, help="folder for the model and its card")
     args = parser.parse_args(argv)
+    _check_args(parser, args)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
@@ -187,8 +209,9 @@ def main(argv: list[str] | None = None) -> dict:
         def on_epoch_end(self, epoch, logs=None):
             nonlocal elapsed
             elapsed += time.perf_counter() - self.t0
-            self.model.save(ckpt)
-            state_file.write_text(json.dumps({"epoch": epoch + 1, "elapsed_s": elapsed, "config": run_config}))
+            with saved_atomically(ckpt) as tmp:
+                self.model.save(tmp)
+            write_atomic(state_file, json.dumps({"epoch": epoch + 1, "elapsed_s": elapsed, "config": run_config}))
 
     verbose = 1 if sys.stdout.isatty() else 2
     stop_at = min(args.epochs, args.stop_after) if args.stop_after else args.epochs
@@ -207,7 +230,8 @@ def main(argv: list[str] | None = None) -> dict:
     args.out.mkdir(parents=True, exist_ok=True)
     suffix = "_random_labels" if args.random_labels else ""
     model_file = args.out / f"{models.MODEL_PATH.stem}{suffix}.keras"
-    deployed.save(model_file)
+    with saved_atomically(model_file) as tmp:
+        deployed.save(tmp)
     archive = source if source.is_file() else None
     card = {
         "model": f"course_cnn{suffix}",
@@ -215,8 +239,8 @@ def main(argv: list[str] | None = None) -> dict:
         **({"train_accuracy_on_random_labels": round(float(
             (deployed.predict(x_train.astype("float32"), batch_size=500, verbose=0).argmax(1) == y_train).mean()), 4)}
            if args.random_labels else {}),
-        "test_images": int(len(y_test)),
-        "train_images": int(len(y_train)),
+        "test_images": len(y_test),
+        "train_images": len(y_train),
         "parameters": int(deployed.count_params()),
         "epochs": args.epochs,
         "wall_time_min": round(elapsed / 60, 1),
@@ -232,7 +256,7 @@ def main(argv: list[str] | None = None) -> dict:
                    + (", GPU" if tf.config.list_physical_devices("GPU") else ""),
     }
     card_file = args.out / f"{models.MODEL_CARD_PATH.stem}{suffix}.json"
-    card_file.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    write_atomic(card_file, json.dumps(card, indent=2) + "\n")
     print(json.dumps(card, indent=2), flush=True)
     return card
 

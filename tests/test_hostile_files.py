@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import stat
-import sys
 from pathlib import Path
 
 import nbformat
@@ -184,3 +184,39 @@ def test_messages_clip_long_values():
     with pytest.raises(CourseValueError) as info:
         validation.positive_int("x" * 10_000, "steps")
     assert len(str(info.value)) < 200
+
+
+def test_saved_atomically_replaces_a_link_and_leaves_the_old_file_after_an_error(tmp_path):
+    victim = tmp_path / "victim.keras"
+    victim.write_text("old")
+    out = tmp_path / "out"
+    out.mkdir()
+    os.symlink(victim, out / "model.keras")
+    with pytest.raises(RuntimeError), files.saved_atomically(out / "model.keras") as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("the library failed halfway")
+    assert (out / "model.keras").is_symlink() and victim.read_text() == "old"
+    assert sorted(p.name for p in out.iterdir()) == ["model.keras"], "the temporary file was left behind"
+    with files.saved_atomically(out / "model.keras") as tmp:
+        assert tmp.suffix == ".keras" and tmp.parent == out
+        tmp.write_text("new")
+    assert victim.read_text() == "old" and (out / "model.keras").read_text() == "new"
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--epochs", "0"], "--epochs must be a positive int"),
+    (["--batch-size", "-1"], "--batch-size must be a positive int"),
+    (["--peak-lr", "nan"], "--peak-lr must be a finite number"),
+    (["--peak-lr", "0"], "--peak-lr must be > 0"),
+    (["--weight-decay=-1e-4"], "--weight-decay must be >= 0"),
+    (["--label-smoothing", "1.5"], "fraction in \\[0, 1\\]"),
+    (["--limit", "-5"], "--limit must be an int >= 0"),
+    (["--limit", "100", "--batch-size", "256"], "not one full batch"),
+])
+def test_training_refuses_settings_that_would_train_nothing(flags, message, capsys):
+    from course_utils import train
+
+    with pytest.raises(SystemExit) as info:
+        train.main(flags)
+    assert info.value.code == 2
+    assert re.search(message, capsys.readouterr().err)
