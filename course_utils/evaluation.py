@@ -28,6 +28,7 @@ import numpy as np
 
 from . import metrics
 from .files import private_temp_dir, write_atomic
+from .validation import CourseError, CourseValueError, describe, finite_number, nonnegative_int, positive_int
 
 __all__ = ["CONFUSABLE", "FRACTIONS", "SEED", "ROAD_METHODS", "LOCALISATION_METHODS", "RESULTS_PATH", "to_saliency",
            "first_correct", "attribution_maps", "road_areas", "confusable_mosaics", "localisation_maps",
@@ -57,10 +58,12 @@ def to_saliency(maps) -> np.ndarray:
 
 def first_correct(model, images, labels, n: int) -> np.ndarray:
     """Indices of the first ``n`` images the model labels correctly (``images``: (N, 32, 32, 3))."""
+    n = positive_int(n, "n")
     pred = model.predict(np.asarray(images, np.float32), batch_size=500, verbose=0).argmax(1)
     idx = np.flatnonzero(pred == np.asarray(labels))
     if len(idx) < n:
-        raise ValueError(f"Only {len(idx)} correctly classified images among {len(images)}; asked for {n}.")
+        raise CourseValueError(f"Only {len(idx)} correctly classified images among {len(images)}; asked for {n}. "
+                               "Ask for fewer, or give more images.")
     return idx[:n]
 
 
@@ -71,6 +74,7 @@ def attribution_maps(model, images, classes, seed: int = SEED) -> dict[str, np.n
     """
     from . import explain
 
+    seed = nonnegative_int(seed, "seed")
     x = np.asarray(images, np.float32)
     out = {
         "CAM": explain.CAM(model)(x, classes),
@@ -113,9 +117,25 @@ def confusable_mosaics(images, labels, pool, n: int, class_names, grid: int = 3,
     their own). Returns ``mosaics (n, grid*32, grid*32, 3)`` float32 and a dict of ``(n,)`` / ``(n, grid**2)``
     arrays: ``target``, ``tile``, ``partner_tile``, ``tile_images``.
     """
+    n = positive_int(n, "n")
+    grid = positive_int(grid, "grid")
+    seed = nonnegative_int(seed, "seed")
+    class_names = _names_with_partners(class_names)
+    if grid < 2 or grid * grid > len(class_names):
+        raise CourseValueError(f"grid={grid}: a mosaic needs at least 2 x 2 tiles and one class per tile; with "
+                               f"{len(class_names)} classes grid can be 2 to {int(np.sqrt(len(class_names)))}.")
     labels = np.asarray(labels)
     pool = np.asarray(pool)
+    if pool.ndim != 1 or pool.dtype.kind not in "iu" or (pool.size and not 0 <= pool.min() <= pool.max() < len(labels)):
+        raise CourseValueError(f"pool must be indices of images (ints from 0 to {len(labels) - 1}); got "
+                               f"{describe(pool)}.")
+    if len(images) != len(labels):
+        raise CourseValueError(f"images ({len(images)}) and labels ({len(labels)}) must have the same length.")
     by_class = [pool[labels[pool] == c] for c in range(len(class_names))]
+    missing = [class_names[c] for c, b in enumerate(by_class) if len(b) == 0]
+    if missing:
+        raise CourseValueError(f"The pool holds no image of {', '.join(missing)}: every class must be in it (take the "
+                               "correctly labelled images of a larger part of the test set).")
     targets = [class_names.index(c) for c in CONFUSABLE]
     rng = np.random.default_rng(seed)
     mosaics, info = [], {"target": [], "tile": [], "partner_tile": [], "tile_images": []}
@@ -134,9 +154,25 @@ def confusable_mosaics(images, labels, pool, n: int, class_names, grid: int = 3,
     return np.stack(mosaics).astype(np.float32), {k: np.asarray(v) for k, v in info.items()}
 
 
+def _names_with_partners(class_names) -> list[str]:
+    """``class_names`` as a list of strings that holds every class of :data:`CONFUSABLE`."""
+    if isinstance(class_names, (str, bytes)) or not hasattr(class_names, "__len__"):
+        raise CourseValueError(f"class_names must be a list of class names; got {describe(class_names)}.")
+    names = [str(c) for c in class_names]
+    missing = [c for c in CONFUSABLE if c not in names]
+    if missing:
+        raise CourseValueError(f"class_names lacks {', '.join(missing)}: the confusable pairs need CIFAR-10's names "
+                               "(course_utils.data.CLASS_NAMES).")
+    return names
+
+
 def centre_prior(shape: tuple[int, int], sigma: float | None = None) -> np.ndarray:
     """A map that ignores the image: a Gaussian bump at the centre (``sigma``: a third of the side)."""
-    h, w = shape
+    if not hasattr(shape, "__len__") or len(shape) != 2:
+        raise CourseValueError(f"shape must be (H, W); got {describe(shape)}.")
+    h, w = positive_int(shape[0], "shape[0] (the height)"), positive_int(shape[1], "shape[1] (the width)")
+    if sigma is not None:
+        sigma = finite_number(sigma, "sigma", minimum=0.0, strict_minimum=True)
     sigma = sigma or min(h, w) / 3
     yy, xx = np.mgrid[:h, :w]
     return np.exp(-((yy - (h - 1) / 2) ** 2 + (xx - (w - 1) / 2) ** 2) / (2 * sigma ** 2))
@@ -146,6 +182,7 @@ def localisation_maps(model, mosaics, targets, batch: int = 50) -> dict[str, np.
     """``{name: (n, H, W)}`` for :data:`LOCALISATION_METHODS` on mosaics (the model runs at any size)."""
     from . import explain, models
 
+    batch = positive_int(batch, "batch")
     big = models.any_size(model)
     makers = {f"Grad-CAM {layer}": (lambda layer=layer: explain.GradCAM(big, layer)) for layer in LAYERS}
     makers["guided Grad-CAM"] = lambda: explain.GuidedGradCAM(big)
@@ -162,6 +199,14 @@ def localisation_scores(maps: dict, info: dict, grid: int = 3, seed: int = SEED)
     """Per mosaic: pointing-game ``hit`` (0/1), ``focus`` (share on the target tile) and ``focus_partner``
     (share on the confusable partner's tile), for each map and for the two baselines (a centre prior and a
     random map, both added here)."""
+    grid = positive_int(grid, "grid")
+    seed = nonnegative_int(seed, "seed")
+    if not isinstance(maps, dict) or not maps:
+        raise CourseValueError(f"maps must be a dict {{name: (n, H, W) maps}} with at least one entry; got "
+                               f"{describe(maps)}.")
+    missing = [k for k in ("target", "tile", "partner_tile") if k not in info]
+    if missing:
+        raise CourseValueError(f"info lacks {', '.join(missing)}: pass the info that confusable_mosaics returned.")
     n = len(info["target"])
     shape = next(iter(maps.values())).shape[1:]
     maps = dict(maps)
@@ -197,8 +242,8 @@ def make_explainer(model, name: str, options: dict | None = None):
     ``options`` (``{name: {option: value}}``) applied; the CAM family explains its default, last layer."""
     from . import explain
 
-    if name not in explain.METHODS:
-        raise ValueError(f"Unknown method {name!r}; choose one of {', '.join(explain.METHODS)}.")
+    if not isinstance(name, str) or name not in explain.METHODS:
+        raise CourseValueError(f"Unknown method {name!r}; choose one of {', '.join(explain.METHODS)}.")
     kw = {**EVAL_OPTIONS.get(name, {}), **(options or {}).get(name, {})}
     return explain.METHODS[name](model, **kw)
 
@@ -211,6 +256,10 @@ def method_maps(model, images, classes, names=ALL_METHODS, options: dict | None 
     ``"random order"`` is uniform noise (row ``i`` of one draw with ``seed``). SmoothGrad's noise is drawn per
     image (image ``i``: seed ``[seed, i]``), so image ``i`` gets the same map whatever batch it is in.
     """
+    batch = positive_int(batch, "batch")
+    seed = nonnegative_int(seed, "seed")
+    if isinstance(names, str):
+        names = [names]
     x = np.asarray(images, np.float32)
     cls = np.asarray(classes)
     out = {}
@@ -238,6 +287,7 @@ def fixed_size(model, height: int, width: int):
     from . import models
     from .explain import check_same_function, finalize_state
 
+    height, width = positive_int(height, "height"), positive_int(width, "width")
     config = model.get_config()
     config["layers"][0]["config"]["batch_shape"] = [None, height, width, config["layers"][0]["config"]["batch_shape"][-1]]
     copy = keras.Model.from_config(config)
@@ -287,6 +337,8 @@ def run_beyond(n_images: int = 100, n_mosaics: int = 60, n_sanity: int = 64, pat
     """
     from . import data, models
 
+    n_images, n_mosaics = positive_int(n_images, "n_images"), positive_int(n_mosaics, "n_mosaics")
+    n_sanity, seed = positive_int(n_sanity, "n_sanity"), nonnegative_int(seed, "seed")
     start = time.perf_counter()
     seconds = {}
     model = models.load_course_model()
@@ -348,6 +400,8 @@ def run(n_images: int = 200, n_mosaics: int = 300, path: Path | None = RESULTS_P
     """Compute every stored table of notebook 07 and write it to ``path`` (JSON). Returns the results."""
     from . import data, models
 
+    n_images, n_mosaics = positive_int(n_images, "n_images"), positive_int(n_mosaics, "n_mosaics")
+    seed = nonnegative_int(seed, "seed")
     start = time.perf_counter()
     model = models.load_course_model()
     (_, _), (x_test, y_test) = data.load_cifar10()
@@ -383,7 +437,11 @@ def load(path: Path | None = None) -> dict:
                             else ("python -m course_utils.evaluation", 4))
         raise FileNotFoundError(f"No stored results at {path}: run `{command}` first "
                                 f"(about {minutes} minutes on two CPU cores).")
-    return _toarray(json.loads(path.read_text(encoding="utf-8")))
+    try:
+        return _toarray(json.loads(path.read_text(encoding="utf-8")))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CourseError(f"The stored results at {path} are not valid JSON ({exc}): the file is damaged. Restore it "
+                          "(git checkout) or run the command that writes it again.") from None
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -22,8 +22,19 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CourseError", "CourseValueError", "positive_int", "nonnegative_int", "finite_number", "fraction",
-           "finite_array", "class_index", "class_names", "choice", "describe"]
+__all__ = [
+    "CourseError",
+    "CourseValueError",
+    "choice",
+    "class_index",
+    "class_names",
+    "describe",
+    "finite_array",
+    "finite_number",
+    "fraction",
+    "nonnegative_int",
+    "positive_int",
+]
 
 
 class CourseError(Exception):
@@ -94,7 +105,8 @@ def finite_array(value: Any, name: str, *, ndim: int | tuple[int, ...] | None = 
                  dtype: Any = float) -> np.ndarray:
     """``value`` as a numpy array of ``dtype`` with no NaN or infinite entry (and the given number of axes)."""
     try:
-        arr = np.asarray(value, dtype=dtype)
+        with np.errstate(over="ignore", invalid="ignore"):  # a value too large for dtype becomes inf: refused below
+            arr = np.asarray(value, dtype=dtype)
     except (TypeError, ValueError) as exc:
         raise CourseValueError(f"{name} must be an array of numbers; got {describe(value)} ({exc}).") from None
     if ndim is not None:

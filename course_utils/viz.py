@@ -1,10 +1,17 @@
 """Plotting helpers: the course's matplotlib style, heat-map overlays, gradient images.
 
-One colour map and one overlay strength across the course, a colour bar on every heat map.
+One colour map and one overlay strength across the course, a colour bar on every heat map. Images and heat
+maps with NaN or inf, an ``alpha`` outside [0, 1] and counts that are not positive ints are refused with
+:class:`~course_utils.validation.CourseValueError` (a blank or black panel would look like a real result).
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+from .validation import CourseValueError, describe, finite_array, finite_number, fraction, positive_int
+from .validation import class_names as _class_names
 
 __all__ = ["CMAP", "ALPHA", "STYLES", "set_style", "overlay", "gradient_image", "show_heatmap", "show_images"]
 
@@ -44,11 +51,19 @@ def set_style(projector: bool = False) -> None:
     })
 
 
-def _as_image(image) -> np.ndarray:
-    img = np.asarray(image, dtype=np.float32)
+def _as_image(image: Any, name: str = "image") -> np.ndarray:
+    img = finite_array(image, name, dtype=np.float32)
     if img.ndim != 3 or img.shape[-1] != 3:
-        raise ValueError(f"Expected an RGB image (H, W, 3), got shape {img.shape}.")
+        raise CourseValueError(f"Expected an RGB image (H, W, 3), got shape {img.shape}.")
     return np.clip(img / 255.0 if img.max() > 1.0 else img, 0.0, 1.0)
+
+
+def _heat(heatmap: Any) -> np.ndarray:
+    """A heat map ``(h, w)`` as float32, without NaN or inf."""
+    heat = finite_array(heatmap, "heatmap", dtype=np.float32)
+    if heat.ndim != 2:
+        raise CourseValueError(f"Expected a heat map (h, w), got shape {heat.shape}.")
+    return heat
 
 
 def overlay(image, heatmap, alpha: float = ALPHA, cmap: str = CMAP) -> np.ndarray:
@@ -59,9 +74,10 @@ def overlay(image, heatmap, alpha: float = ALPHA, cmap: str = CMAP) -> np.ndarra
     import matplotlib
 
     img = _as_image(image)
-    heat = np.asarray(heatmap, dtype=np.float32)
-    if heat.ndim != 2:
-        raise ValueError(f"Expected a heat map (h, w), got shape {heat.shape}.")
+    heat = _heat(heatmap)
+    alpha = fraction(alpha, "alpha")
+    if not isinstance(cmap, str) or cmap not in matplotlib.colormaps:
+        raise CourseValueError(f"cmap must be the name of a matplotlib colour map such as {CMAP!r}; got {cmap!r}.")
     if heat.shape != img.shape[:2]:
         import tensorflow as tf
 
@@ -73,9 +89,10 @@ def overlay(image, heatmap, alpha: float = ALPHA, cmap: str = CMAP) -> np.ndarra
 def gradient_image(grad, percentile: float = 99.0) -> np.ndarray:
     """Show signed gradients ``(H, W, 3)`` as an image: 0.5 is zero, brighter and darker are the signs.
 
-    Scaled by the given percentile of |grad| so that a few extreme pixels do not wash out the rest.
+    Scaled by the given percentile (0-100) of |grad| so that a few extreme pixels do not wash out the rest.
     """
-    g = np.asarray(grad, dtype=np.float32)
+    g = finite_array(grad, "grad", ndim=(2, 3), dtype=np.float32)
+    percentile = finite_number(percentile, "percentile", minimum=0.0, maximum=100.0)
     scale = np.percentile(np.abs(g), percentile)
     if scale <= 0:
         return np.full(g.shape, 0.5, dtype=np.float32)
@@ -84,12 +101,18 @@ def gradient_image(grad, percentile: float = 99.0) -> np.ndarray:
 
 def show_heatmap(ax, image, heatmap, title: str = "", alpha: float = ALPHA, colorbar: bool = True,
                  vmin: float = 0.0, vmax: float = 1.0):
-    """Draw ``image`` with ``heatmap`` laid over it on ``ax``, with a colour bar. Returns the mappable."""
+    """Draw ``image`` with ``heatmap`` laid over it on ``ax``, with a colour bar. Returns the mappable.
+
+    Values outside [``vmin``, ``vmax``] show in the end colours of the colour bar (read off it, not clipped)."""
     import matplotlib.pyplot as plt
 
     img = _as_image(image)
+    heat = _heat(heatmap)
+    alpha = fraction(alpha, "alpha")
+    vmin, vmax = finite_number(vmin, "vmin"), finite_number(vmax, "vmax")
+    if vmin >= vmax:
+        raise CourseValueError(f"vmin must be below vmax; got vmin={vmin!r}, vmax={vmax!r}.")
     ax.imshow(img)
-    heat = np.asarray(heatmap, dtype=np.float32)
     h, w = img.shape[:2]
     mappable = ax.imshow(heat, cmap=CMAP, alpha=alpha, vmin=vmin, vmax=vmax, extent=(-0.5, w - 0.5, h - 0.5, -0.5),
                          interpolation="bilinear")
@@ -101,11 +124,16 @@ def show_heatmap(ax, image, heatmap, title: str = "", alpha: float = ALPHA, colo
 
 
 def show_images(images, titles=None, ncols: int = 10, size: float = 1.2):
-    """A grid of images ``(N, H, W, 3)`` with optional titles. Returns the figure."""
+    """A grid of images ``(N, H, W, 3)`` with optional titles (one per image). Returns the figure."""
     import matplotlib.pyplot as plt
 
-    images = np.asarray(images)
+    images = finite_array(images, "images", ndim=4)
+    ncols = positive_int(ncols, "ncols")
+    size = finite_number(size, "size", minimum=0.0, strict_minimum=True)
     n = len(images)
+    if titles is not None:
+        if isinstance(titles, str) or not hasattr(titles, "__len__") or len(titles) != n:
+            raise CourseValueError(f"titles must be a list with one title per image ({n}); got {describe(titles)}.")
     nrows = int(np.ceil(n / ncols))
     fig, axes = plt.subplots(nrows, min(n, ncols), figsize=(size * min(n, ncols), size * nrows + 0.3),
                              squeeze=False)
@@ -128,7 +156,9 @@ def compare_methods(model, image, class_index: int | None = None, class_names=No
 
     from . import data, explain
 
-    names = list(class_names or data.CLASS_NAMES)
+    num_classes = int(model.output_shape[-1])
+    names = _class_names(data.CLASS_NAMES if class_names is None else class_names, num_classes)
+    _as_image(image)                                             # (H, W, 3), finite: else a clear error
     x = np.asarray(image, dtype=np.float32)
     ggc = explain.GuidedGradCAM(model).explain(x, class_index)
     c = int(ggc.class_index[0])
