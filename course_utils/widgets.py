@@ -11,11 +11,58 @@ import time
 import numpy as np
 
 from . import data, explain, viz
+from .validation import CourseError, CourseValueError, describe
+from .validation import class_index as _class_index
+from .validation import class_names as _class_names
 
 __all__ = ["Explorer", "FigureControls", "interact_figure", "figure_png", "feature_map_figure",
            "own_image_figure", "own_image_explorer", "prediction_text"]
 
 PREDICTED = -1
+#: The own-image explorer draws a copy of the photo whose longest side is at most this many pixels (made once,
+#: when the photo is loaded); the explanation and the model's input still come from the full photo.
+DISPLAY_MAX_SIDE = 1024
+
+
+def _num_classes(model) -> int:
+    """How many classes ``model`` scores: its output's last dimension (one sigmoid output: two classes)."""
+    explain.conv_layers(model)              # checks that it is a Keras model with one input and one output
+    n = int(model.outputs[0].shape[-1])
+    return 2 if n == 1 else n
+
+
+def _method(method) -> str:
+    """``method`` if it names an explainer of :data:`course_utils.explain.METHODS`, else a clear error."""
+    if not isinstance(method, str) or method not in explain.METHODS:
+        got = repr(method) if isinstance(method, str) else describe(method)
+        raise CourseValueError(f"Unknown method {got}; choose one of {', '.join(map(repr, explain.METHODS))}.")
+    return method
+
+
+def _layers(model) -> list[str]:
+    layers = explain.conv_layers(model)
+    if not layers:
+        raise CourseValueError(f"Model {model.name!r} has no layer with a spatial output (a convolution): there is "
+                               "nothing for the explorer's layer menu. Pass a CNN.")
+    return layers
+
+
+def _layer(layer, layers: list[str]) -> str:
+    """``layer`` (None: the last) if it is one of the explorer's ``layers``, else a clear error."""
+    if layer is None:
+        return layers[-1]
+    if not isinstance(layer, str) or layer not in layers:
+        raise CourseValueError(f"layer must be one of the model's convolutional layers ({', '.join(layers)}); got "
+                               f"{describe(layer)}.")
+    return layer
+
+
+def _wanted_class(class_index, num_classes: int) -> int | None:
+    """None for the predicted class (None or :data:`PREDICTED`), else a class index in range."""
+    if class_index is None or (isinstance(class_index, int) and not isinstance(class_index, bool)
+                               and class_index == PREDICTED):
+        return None
+    return _class_index(class_index, num_classes)
 
 
 def _top3(logits) -> tuple[np.ndarray, np.ndarray]:
@@ -118,26 +165,48 @@ class Explorer:
 
     Args:
         model: the Keras model (the course model by default in the notebooks).
-        images: (N, H, W, 3) images, 0-255.
+        images: (N, H, W, 3) images, 0-255 (integers, or floats 0-255); floats that all lie in 0-1 are read
+            as 0-1 and scaled by 255, uint16 as 16-bit (see :func:`course_utils.images.as_rgb`).
         labels: (N,) true labels, shown in the title when given.
-        class_names: names for the class indices.
+        class_names: one name for each of the model's classes.
+
+    Raises :class:`~course_utils.validation.CourseValueError` for images that are not a batch of pixels (NaN,
+    negative values, the wrong shape), labels that are not class indices, and too few or too many class names.
     """
 
     def __init__(self, model, images, labels=None, class_names=data.CLASS_NAMES):
+        from . import images as _images
+
         self.model = model
-        self.images = np.asarray(images, dtype=np.float32)
-        if self.images.ndim != 4:
-            raise ValueError(f"images must be a batch (N, H, W, 3), got shape {self.images.shape}.")
-        self.labels = None if labels is None else np.asarray(labels)
-        self.class_names = list(class_names)
-        self.layers = explain.conv_layers(model)
+        self.layers = _layers(model)
+        num_classes = _num_classes(model)
+        self.class_names = _class_names(class_names, num_classes)
+        try:
+            batch = np.asarray(images)
+        except (TypeError, ValueError) as exc:
+            raise CourseValueError(f"images must be a batch (N, H, W, 3) of pixels; got {describe(images)} "
+                                   f"({exc}).") from None
+        if batch.ndim != 4 or batch.shape[-1] != 3 or 0 in batch.shape:
+            raise CourseValueError(f"images must be a batch (N, H, W, 3), got shape {batch.shape}. For one image, "
+                                   "pass images[None].")
+        _, scale = _images._pixels(batch.reshape(-1, *batch.shape[2:]), "images")   # NaN, range, dtype: checked
+        self.images = batch.astype(np.float32) * np.float32(scale) if scale != 1 else batch.astype(np.float32)
+        self.labels = None if labels is None else self._check_labels(labels, len(batch), num_classes)
         self._cache: dict = {}
+
+    @staticmethod
+    def _check_labels(labels, n: int, num_classes: int) -> np.ndarray:
+        arr = np.asarray(labels)
+        if arr.shape != (n,) or arr.dtype.kind not in "iu":
+            raise CourseValueError(f"labels must be ({n},) class indices, one per image; got {describe(labels)}.")
+        if n and not (0 <= arr.min() and arr.max() < num_classes):
+            raise CourseValueError(f"labels hold {arr.min()}..{arr.max()}, but the model has {num_classes} classes: "
+                                   f"each label must be from 0 to {num_classes - 1}.")
+        return arr
 
     def explainer(self, method: str, layer: str | None):
         """The (cached) explainer for a method name of :data:`course_utils.explain.METHODS`."""
-        if method not in explain.METHODS:
-            raise ValueError(f"Unknown method {method!r}; choose one of {', '.join(explain.METHODS)}.")
-        cls = explain.METHODS[method]
+        cls = explain.METHODS[_method(method)]
         key = (method, layer if cls.takes_layer else None)
         if key not in self._cache:
             self._cache[key] = _build(method, self.model, key[1])
@@ -148,11 +217,15 @@ class Explorer:
         """Explain image ``index``. Returns a dict with ``map`` ((H, W) heat map or (H, W, 3) gradients),
         ``kind`` ('heat' or 'gradient'), ``class_index``, ``logits``, ``layer``, and ``error`` (a message
         instead of a map when the method cannot explain that layer, e.g. CAM before the last layer)."""
-        if not 0 <= int(index) < len(self.images):
-            raise ValueError(f"index {index} is out of range 0..{len(self.images) - 1}.")
-        class_index = None if class_index in (None, PREDICTED) else int(class_index)
-        layer = layer or self.layers[-1]
-        out = {"index": int(index), "method": method, "layer": layer, "error": None}
+        n = len(self.images)
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < n:
+            raise CourseValueError(f"index {describe(index)} is out of range 0..{n - 1}: give the number of an image "
+                                   "of the batch.")
+        index = int(index)
+        class_index = _wanted_class(class_index, len(self.class_names))
+        layer = _layer(layer, self.layers)
+        _method(method)
+        out = {"index": index, "method": method, "layer": layer, "error": None}
         try:
             ex = self.explainer(method, layer).explain(self.images[index], class_index)
         except ValueError as err:
@@ -287,36 +360,56 @@ def feature_map_figure(image, A, weights, k: int, class_name: str = ""):
     return fig
 
 
-def own_image_figure(model, image, method: str = "Grad-CAM", class_index: int | None = None,
-                     layer: str | None = None, class_names=data.CLASS_NAMES, explainers: dict | None = None):
-    """Explain a photo of any size: it is centre-cropped and resized to the model's 32 x 32 input, explained,
-    and the map is laid over the photo's centre square at the photo's own size, with the top-3 classes.
+class _Photo:
+    """A photo made ready once for the own-image explorer: its size, a copy to draw whose longest side is at most
+    ``max_side`` pixels, and the model's 32 x 32 input (made from the full photo). The full photo is not kept."""
 
-    ``explainers``: a dict used as a cache of built explainers (the explorer passes one).
-    """
+    def __init__(self, image, max_side: int = DISPLAY_MAX_SIDE) -> None:
+        from . import images
+
+        rgb = images.as_rgb(image)
+        self.height, self.width = rgb.shape[:2]
+        self.small = images.to_model_input(rgb).astype(np.float32)
+        self.display = self._reduced(rgb, max_side)
+
+    @staticmethod
+    def _reduced(rgb: np.ndarray, max_side: int) -> np.ndarray:
+        from PIL import Image
+
+        h, w = rgb.shape[:2]
+        if max(h, w) <= max_side:
+            return rgb
+        k = max(1, max(h, w) // (2 * max_side))       # every k-th pixel first (a view), then area-averaging
+        coarse = np.ascontiguousarray(rgb[::k, ::k])
+        scale = max_side / max(h, w)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        return np.asarray(Image.fromarray(coarse).resize(size, Image.Resampling.BOX))
+
+
+def _own_image_figure(model, photo: _Photo, method: str, class_index, layer, class_names, cache: dict):
+    """:func:`own_image_figure` for a prepared photo; returns the figure and the model's logits."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
-    from . import images
-
-    photo = np.asarray(image)
-    small = images.to_model_input(photo).astype(np.float32)
-    cache = {} if explainers is None else explainers
-    cls = explain.METHODS[method]
-    key = (method, layer if cls.takes_layer else None)
+    cls = explain.METHODS[_method(method)]
+    layer = _layer(layer, _layers(model)) if cls.takes_layer else None
+    names = _class_names(class_names, _num_classes(model))
+    key = (method, layer)
     if key not in cache:
-        cache[key] = _build(method, model, key[1])
-    class_index = None if class_index in (None, PREDICTED) else int(class_index)
-    ex = cache[key].explain(small, class_index)
+        cache[key] = _build(method, model, layer)
+    ex = cache[key].explain(photo.small, _wanted_class(class_index, len(names)))
     top, probs = _top3(ex.logits[0])
-    h, w = photo.shape[:2]
+    h, w = photo.height, photo.width
     side = min(h, w)
     top_px, left_px = (h - side) // 2, (w - side) // 2
     extent = (left_px - 0.5, left_px + side - 0.5, top_px + side - 0.5, top_px - 0.5)
 
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9, 3.8), gridspec_kw={"width_ratios": [3, 1.2]})
-    ax0.imshow(photo)
-    name = class_names[int(ex.class_index[0])]
+    if photo.display.shape[:2] == (h, w):
+        ax0.imshow(photo.display)
+    else:                                   # the reduced copy, laid over the full photo's pixel coordinates
+        ax0.imshow(photo.display, extent=(-0.5, w - 0.5, h - 0.5, -0.5))
+    name = names[int(ex.class_index[0])]
     if ex.maps.ndim == 3:
         heat = ax0.imshow(ex.maps[0], cmap=viz.CMAP, alpha=viz.ALPHA, vmin=0, vmax=1, extent=extent,
                           interpolation="bilinear")
@@ -328,11 +421,27 @@ def own_image_figure(model, image, method: str = "Grad-CAM", class_index: int | 
     ax0.set_ylim(h - 0.5, -0.5)
     ax0.set_title(f"{method} for '{name}'\n({w} x {h} photo; dashed: what the model sees at 32 x 32)")
     ax0.axis("off")
-    ax1.barh([class_names[c] for c in top[::-1]], probs[top[::-1]], color="tab:blue")
+    ax1.barh([names[c] for c in top[::-1]], probs[top[::-1]], color="tab:blue")
     ax1.set_xlim(0, 1)
     ax1.set_title("top 3 classes")
     fig.tight_layout()
-    return fig
+    return fig, ex.logits[0]
+
+
+def own_image_figure(model, image, method: str = "Grad-CAM", class_index: int | None = None,
+                     layer: str | None = None, class_names=data.CLASS_NAMES, explainers: dict | None = None):
+    """Explain a photo of any size: it is centre-cropped and resized to the model's 32 x 32 input, explained,
+    and the map is laid over the photo's centre square at the photo's own size, with the top-3 classes.
+
+    ``image``: (H, W, 3) RGB or any image :func:`course_utils.images.as_rgb` reads (a 0-1 float image from
+    ``plt.imread`` too). A photo larger than :data:`DISPLAY_MAX_SIDE` pixels is drawn from a reduced copy (the
+    axes keep the photo's own pixel coordinates). ``explainers``: a dict used as a cache of built explainers.
+    An unknown ``method`` or ``layer``, a class out of range or too few ``class_names`` raise
+    :class:`~course_utils.validation.CourseValueError` naming what is valid.
+    """
+    _method(method)
+    return _own_image_figure(model, _Photo(image), method, class_index, layer, class_names,
+                             {} if explainers is None else explainers)[0]
 
 
 def _error_html(message) -> str:
@@ -347,51 +456,62 @@ def _error_html(message) -> str:
 def own_image_explorer(model, image=None, url: str = "", class_names=data.CLASS_NAMES):
     """A URL box, an upload button, and method / class / layer controls over :func:`own_image_figure`.
 
-    Loading errors (unreachable address, not an image, too large) appear as a message under the controls;
-    under the picture, a line of text gives the prediction and the top-3 probabilities (``box.caption``,
-    :func:`prediction_text`). Returns the widget box; ``box.load_url(url)`` does what the Load button does.
+    Loading errors (unreachable address, not an image, too large) appear as a message under the controls, with
+    any password in the address hidden; under the picture, a line of text gives the prediction and the top-3
+    probabilities (``box.caption``, :func:`prediction_text`). Returns the widget box; ``box.load_url(url)`` does
+    what the Load button does.
+
+    The photo is made ready once when it is loaded (:class:`_Photo`): the model's 32 x 32 input and a copy to
+    draw whose longest side is at most :data:`DISPLAY_MAX_SIDE` pixels; the full photo is not kept. Measured
+    for a 50-megapixel PNG (8000 x 6250): loading it and drawing the first picture peak 360 MB above what the
+    kernel held, after which it keeps only the reduced copy (1024 x 800: 2.5 MB); a redraw takes 0.2-0.3 s and
+    50 MB while it runs (before: every redraw drew all 50 megapixels, +3.2 GB and 3-13 s).
+    ``image``, ``class_names`` and a model without convolutional layers are checked at the call
+    (:class:`~course_utils.validation.CourseValueError`).
     """
     import ipywidgets as w
 
     from . import images
 
-    state = {"image": None if image is None else np.asarray(image)}
+    names = _class_names(class_names, _num_classes(model))
+    layers = _layers(model)
+    state = {"photo": None if image is None else _Photo(image)}
     cache: dict = {}
     url_box = w.Text(value=url, placeholder="https://... an image address", description="URL",
                      layout=w.Layout(width="420px"))
     load = w.Button(description="Load", button_style="primary")
     upload = w.FileUpload(accept="image/*", multiple=False, description="Upload")
     method = w.Dropdown(options=list(explain.METHODS), value="Grad-CAM", description="method")
-    cls = w.Dropdown(options=[("predicted", PREDICTED)] + [(n, i) for i, n in enumerate(class_names)],
+    cls = w.Dropdown(options=[("predicted", PREDICTED)] + [(n, i) for i, n in enumerate(names)],
                      value=PREDICTED, description="class")
-    layer = w.Dropdown(options=explain.conv_layers(model), value=explain.conv_layers(model)[-1], description="layer")
+    layer = w.Dropdown(options=layers, value=layers[-1], description="layer")
     status = w.HTML(value="")
     picture = w.Image(format="png")
     caption = w.Label(value="")
     FigureControls = _figure_controls_class()
 
     def redraw(_=None):
-        if state["image"] is None:
+        if state["photo"] is None:
             status.value = "Load an image from a URL or upload one."
             return
         start = time.perf_counter()
         try:
-            fig = own_image_figure(model, state["image"], method.value, cls.value, layer.value, class_names, cache)
-        except ValueError as err:          # e.g. CAM asked for an earlier layer
+            fig = _own_image_figure(model, state["photo"], method.value, cls.value, layer.value, names, cache)[0]
+        except (ValueError, CourseError) as err:          # e.g. CAM asked for an earlier layer
             status.value = _error_html(err)
             return
         picture.value = figure_png(fig)
-        small = images.to_model_input(state["image"]).astype(np.float32)[None]
-        caption.value = prediction_text(model(small, training=False).numpy()[0], class_names)
+        caption.value = prediction_text(model(state["photo"].small[None], training=False).numpy()[0], names)
         status.value = ""
         box.last_redraw_ms = 1e3 * (time.perf_counter() - start)
 
     def set_image(source) -> None:
         try:
-            state["image"] = images.load_image(source)
-        except images.ImageLoadError as err:
+            photo = _Photo(images.load_image(source))
+        except CourseError as err:                   # ImageLoadError, or pixels that cannot be read
             status.value = _error_html(err)
             return
+        state["photo"] = photo
         redraw()
 
     def on_load(_=None):

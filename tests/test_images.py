@@ -143,7 +143,8 @@ def test_to_model_input_crops_the_centre_and_resizes():
     assert small.shape == (32, 32, 3) and small.dtype == np.uint8
     assert small.min() == 255
     with pytest.raises(ValueError, match="RGB"):
-        I.to_model_input(np.zeros((5, 5)))
+        I.to_model_input(np.zeros((2, 5, 5, 3)))              # a batch, not one image
+    assert I.to_model_input(np.full((5, 5), 7, np.uint8)).max() == 7   # grey (H, W) is read as grey
 
 
 def test_own_image_explorer_loads_explains_and_reports_errors(server, course_model):
