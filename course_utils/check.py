@@ -5,7 +5,8 @@
 It checks, in order: the Python version and the installed packages against what the course declares
 (read from the installed package's own metadata, so there is one list of versions: ``pyproject.toml``),
 that TensorFlow imports and runs, that CIFAR-10 is found (and that its archive's SHA-256 is the model
-card's or the official one), that the course model loads and labels one test image of each class
+card's or the official one, and that all six batches and ``batches.meta`` load with the right shapes), that
+the course model loads and labels one test image of each class
 correctly, and that the ipywidgets front end is installed. It exits with status 0 when every item is
 ready and 1 otherwise.
 
@@ -171,12 +172,13 @@ def _card_sha256() -> str | None:
 
     try:
         return models.load_model_card().get("data_archive_sha256")
-    except (OSError, ValueError):
+    except (OSError, ValueError):      # ModelNotFoundError, ModelFileError
         return None
 
 
 def check_data() -> tuple[Item, Path | None]:
-    """CIFAR-10 is found without downloading; an archive's SHA-256 is the model card's or the official one.
+    """CIFAR-10 is found without downloading; an archive's SHA-256 is the model card's or the official one;
+    all six batches and ``batches.meta`` load with the right shapes (:func:`course_utils.data.verify_cifar10`).
 
     Returns the item and where the data is (None when it is not found).
     """
@@ -188,18 +190,30 @@ def check_data() -> tuple[Item, Path | None]:
         message = str(err).splitlines()[0].replace("CIFAR-10 was not found", "not found", 1)
         return Item("CIFAR-10", NOT_READY, message, GET_DATA), None
     if source.is_dir():
-        return Item("CIFAR-10", READY, "found, as an extracted folder (no archive to compare with the model "
-                    "card's SHA-256; the model check below reads its test batch)"), source
-    digest = _sha256(source)
-    if digest == _card_sha256():
-        return Item("CIFAR-10", READY, "found, and its SHA-256 is the model card's (the archive the course "
-                    "model was tested on)"), source
-    if digest == data.CIFAR10_SHA256:
-        return Item("CIFAR-10", READY, "found: the official archive (its SHA-256 is the one Keras checks; the "
-                    "model card's is a lossless rebuild with the same images)"), source
-    return (Item("CIFAR-10", NOT_READY, f"the archive's SHA-256 starts {digest[:12]}, neither the model card's "
-                 "nor the official archive's: it is damaged, cut short or another file",
-                 "delete it, then " + GET_DATA), source)
+        ready = Item("CIFAR-10", READY, "found, as an extracted folder whose six batches and batches.meta load "
+                     "with the right shapes (no archive to compare with the model card's SHA-256)")
+    else:
+        try:
+            digest = _sha256(source)
+        except OSError as exc:
+            return Item("CIFAR-10", NOT_READY, f"{source} cannot be read ({exc.strerror or exc})",
+                        "check its permissions, or " + GET_DATA), source
+        if digest == _card_sha256():
+            ready = Item("CIFAR-10", READY, "found, and its SHA-256 is the model card's (the archive the course "
+                         "model was tested on)")
+        elif digest == data.CIFAR10_SHA256:
+            ready = Item("CIFAR-10", READY, "found: the official archive (its SHA-256 is the one Keras checks; the "
+                         "model card's is a lossless rebuild with the same images)")
+        else:
+            return (Item("CIFAR-10", NOT_READY, f"the archive's SHA-256 starts {digest[:12]}, neither the model "
+                         "card's nor the official archive's: it is damaged, cut short or another file",
+                         "delete it, then " + GET_DATA), source)
+    try:
+        data.verify_cifar10(source)
+    except data.CIFAR10DataError as err:
+        return (Item("CIFAR-10", NOT_READY, "found, but it does not load: " + str(err).splitlines()[0][:400],
+                     "delete it, then " + GET_DATA), source)
+    return ready, source
 
 
 def check_model(source: Path | None, tensorflow_ok: bool = True) -> Item:

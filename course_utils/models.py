@@ -21,11 +21,16 @@ softmax saturates on confident images and its gradients vanish (notebook 05 show
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from .validation import CourseError
+
 __all__ = [
+    "ModelNotFoundError",
+    "ModelFileError",
     "CIFAR10_MEAN",
     "CIFAR10_STD",
     "MODEL_PATH",
@@ -55,6 +60,14 @@ _LAYOUT = [
     ("res2", 128, False),
     ("conv4", 256, False),
 ]
+
+
+class ModelNotFoundError(CourseError, FileNotFoundError):
+    """There is no model file where one was asked for."""
+
+
+class ModelFileError(CourseError, ValueError):
+    """A model file (or the model card) exists but cannot be read: cut short, damaged, or not a Keras model."""
 
 
 def build_course_cnn(
@@ -173,14 +186,58 @@ def load_course_model(path: str | Path | None = None):
 
     path = Path(path) if path is not None else MODEL_PATH
     if not path.is_file():
-        raise FileNotFoundError(
-            f"No trained model at {path}. The course ships one inside the package; if you removed it, "
+        what = "a folder, not a model file" if path.is_dir() else "no trained model there"
+        raise ModelNotFoundError(
+            f"No trained model at {path} ({what}). The course ships one inside the package; if you removed it, "
             "train it again with `python -m course_utils.train` (see README.md)."
         )
-    return keras.saving.load_model(path, safe_mode=True, compile=False)
+    fix = ('reinstall the course (pip install -e ".[lab]") or train the model again with '
+           "`python -m course_utils.train` (see README.md)" if path == MODEL_PATH else
+           "save the model again with model.save(path), or copy the file again")
+    if path.suffix == ".keras":
+        problem = _keras_file_problem(path)
+        if problem:
+            raise ModelFileError(
+                f"{path} exists ({path.stat().st_size:,} bytes) but is not a readable Keras model file: {problem}. "
+                f"A .keras file is a zip archive holding config.json and the weights. To fix it, {fix}."
+            )
+    try:
+        return keras.saving.load_model(path, safe_mode=True, compile=False)
+    except Exception as exc:  # Keras's own reasons (a layer it refuses in safe mode, missing weights ...)
+        reason = f"{type(exc).__name__}: {exc}".strip()[:600]
+        raise ModelFileError(f"{path} exists but Keras could not load it in safe mode ({reason}). To fix it, "
+                             f"{fix}.") from None
+
+
+def _keras_file_problem(path: Path) -> str:
+    """Why ``path`` is not a readable ``.keras`` zip archive, or "" if it looks like one."""
+    try:
+        if not zipfile.is_zipfile(path):
+            return "it is not a zip archive (cut short, or another kind of file)"
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            if "config.json" not in names:
+                return f"the zip archive has no config.json (it holds {', '.join(sorted(names)[:5]) or 'nothing'})"
+            bad = archive.testzip()
+            if bad is not None:
+                return f"the zip archive's member {bad} is damaged (its CRC does not match)"
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as exc:
+        return f"the zip archive cannot be read ({type(exc).__name__}: {exc})"
+    return ""
 
 
 def load_model_card(path: str | Path | None = None) -> dict:
     """The model card written by ``python -m course_utils.train`` (accuracy, epochs, wall time, ...)."""
     path = Path(path) if path is not None else MODEL_CARD_PATH
-    return json.loads(path.read_text(encoding="utf-8"))
+    if not path.is_file():
+        raise ModelNotFoundError(f"No model card at {path}: it is written by `python -m course_utils.train` next to "
+                                 "the model (see README.md).")
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"The model card {path} is not valid JSON ({exc}): reinstall the course, or train the "
+                             "model again with `python -m course_utils.train`.") from None
+    if not isinstance(card, dict):
+        raise ModelFileError(f"The model card {path} holds a {type(card).__name__}, not a JSON object: reinstall "
+                             "the course, or train the model again.")
+    return card

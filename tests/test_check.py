@@ -128,3 +128,61 @@ def test_report_and_exit_status(monkeypatch, capsys):
     monkeypatch.setattr(check, "run_checks", lambda: [good])
     assert check.main([]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "Ready: this computer can run the course."
+
+
+# ---------------------------------------------------------------- issue 19: never "Ready" for data that does not load
+
+def _tiny_folder(root, files: dict[str, bytes]):
+    import pickle
+
+    folder = root / data.FOLDER
+    folder.mkdir(parents=True)
+    meta = {b"label_names": [n.encode() for n in data.CLASS_NAMES], b"num_vis": 3072}
+    for name, raw in {data.META: pickle.dumps(meta, protocol=4), **files}.items():
+        (folder / name).write_bytes(raw)
+    return folder
+
+
+def _good_batch() -> bytes:
+    import pickle
+
+    import numpy as np
+
+    rows = np.arange(10000 * 3072, dtype=np.uint32).astype(np.uint8).reshape(10000, 3072)
+    return pickle.dumps({b"data": rows, b"labels": [i % 10 for i in range(10000)]}, protocol=4)
+
+
+def test_a_folder_with_missing_training_batches_is_not_ready(monkeypatch, tmp_path):
+    folder = _tiny_folder(tmp_path, {data.TEST_BATCH: _good_batch()})
+    monkeypatch.setenv("CIFAR10_PATH", str(folder))
+    item, _ = check.check_data()
+    assert item.status == check.NOT_READY, item.line()
+    assert "does not load" in item.message and "data_batch_1 is missing" in item.message
+    assert item.fix.startswith("delete it, then get CIFAR-10")
+
+
+def test_a_folder_with_a_corrupt_training_batch_is_not_ready(monkeypatch, tmp_path):
+    good = _good_batch()
+    files = {name: good for name in (*data.TRAIN_BATCHES, data.TEST_BATCH)}
+    files["data_batch_3"] = good[:5000]
+    monkeypatch.setenv("CIFAR10_PATH", str(_tiny_folder(tmp_path, files)))
+    item, _ = check.check_data()
+    assert item.status == check.NOT_READY and "data_batch_3 is corrupt or truncated" in item.message, item.line()
+    files["data_batch_3"] = good
+    monkeypatch.setenv("CIFAR10_PATH", str(_tiny_folder(tmp_path / "ok", files)))
+    item, _ = check.check_data()
+    assert item.ok and "six batches and batches.meta load" in item.message, item.line()
+
+
+def test_an_archive_with_the_right_checksum_but_missing_batches_is_not_ready(monkeypatch, tmp_path):
+    import hashlib
+    import tarfile
+
+    folder = _tiny_folder(tmp_path / "f", {data.TEST_BATCH: _good_batch()})
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname=data.FOLDER)
+    monkeypatch.setattr(data, "CIFAR10_SHA256", hashlib.sha256(archive.read_bytes()).hexdigest())
+    monkeypatch.setenv("CIFAR10_PATH", str(archive))
+    item, _ = check.check_data()
+    assert item.status == check.NOT_READY and "does not contain data_batch_1" in item.message, item.line()

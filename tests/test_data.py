@@ -367,27 +367,6 @@ def test_the_sha256_is_the_one_keras_checks():
     assert f'"{data.CIFAR10_SHA256}"' in source and "cifar-10-python.tar.gz" in source
 
 
-def test_download_is_checked_against_the_official_sha256(tmp_path, monkeypatch):
-    fake = tmp_path / "cifar-10-python.tar.gz"
-    fake.write_bytes(b"<html>a captive portal's login page</html>")
-    calls = []
-    monkeypatch.setattr(data, "_get_file", lambda **kw: calls.append(kw) or str(fake))
-    with pytest.raises(data.CIFAR10DataError, match="SHA-256") as info:
-        data._download()
-    assert data.CIFAR10_SHA256 in str(info.value) and "download it again" in str(info.value)
-    assert calls[0]["file_hash"] == data.CIFAR10_SHA256 and calls[0]["origin"] == data.CIFAR10_URL
-    # through find_cifar10, with nothing else found, the learner sees why the download was not used
-    monkeypatch.delenv("CIFAR10_PATH", raising=False)
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty"))
-    with pytest.raises(data.CIFAR10DataError, match="SHA-256"):
-        data.find_cifar10()
-    # the official bytes pass
-    import hashlib
-
-    monkeypatch.setattr(data, "CIFAR10_SHA256", hashlib.sha256(fake.read_bytes()).hexdigest())
-    assert data._download() == fake
-
-
 def test_unpickling_leaves_no_cycle_that_keeps_a_files_bytes_alive():
     """The unpickler's stand-ins and bound methods formed reference cycles that only the garbage collector
     freed: loading CIFAR-10 then held several files' bytes at once (a peak of 3.5 x the data)."""

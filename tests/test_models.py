@@ -110,3 +110,50 @@ def test_any_size_copy_keeps_an_adapted_normalization():
     big = M.any_size(model)
     np.testing.assert_allclose(big.predict(images, verbose=0), model.predict(images, verbose=0), rtol=1e-5, atol=1e-5)
     assert big.predict(np.tile(images, (1, 2, 2, 1)), verbose=0).shape == (3, 10)
+
+
+# ---------------------------------------------------------------- issue 19: a damaged model file is named as such
+
+def test_a_truncated_keras_file_is_not_called_missing(tmp_path):
+    from course_utils.validation import CourseError
+
+    raw = M.MODEL_PATH.read_bytes()
+    cases = {"truncated.keras": raw[: len(raw) // 2], "empty.keras": b""}
+    import io
+    import zipfile
+
+    other = io.BytesIO()
+    with zipfile.ZipFile(other, "w") as z:
+        z.writestr("notes.txt", "not a model")
+    cases["other.keras"] = other.getvalue()
+    damaged = bytearray(raw)
+    with zipfile.ZipFile(M.MODEL_PATH) as z:       # flip a byte inside the stored weights: the zip's CRC catches it
+        info = z.getinfo("model.weights.h5")
+        start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    damaged[start + info.compress_size // 2] ^= 0xFF
+    cases["flipped.keras"] = bytes(damaged)
+    expected = {"truncated.keras": "not a zip archive", "empty.keras": "not a zip archive",
+                "other.keras": "no config.json", "flipped.keras": "model.weights.h5 is damaged"}
+    for name, payload in cases.items():
+        path = tmp_path / name
+        path.write_bytes(payload)
+        with pytest.raises(M.ModelFileError) as info:
+            M.load_course_model(path)
+        message = str(info.value)
+        assert isinstance(info.value, CourseError) and isinstance(info.value, ValueError)
+        assert "File not found" not in message and "exists" in message and expected[name] in message, message
+        assert "not a readable Keras model file" in message and "model.save" in message
+    with pytest.raises(M.ModelNotFoundError, match="a folder, not a model file") as info:
+        M.load_course_model(tmp_path)
+    assert isinstance(info.value, FileNotFoundError) and isinstance(info.value, CourseError)
+
+
+def test_a_damaged_model_card_is_a_course_error(tmp_path):
+    (tmp_path / "card.json").write_text("{not json")
+    with pytest.raises(M.ModelFileError, match="not valid JSON"):
+        M.load_model_card(tmp_path / "card.json")
+    (tmp_path / "card.json").write_text("[1, 2]")
+    with pytest.raises(M.ModelFileError, match="holds a list"):
+        M.load_model_card(tmp_path / "card.json")
+    with pytest.raises(M.ModelNotFoundError, match="course_utils.train"):
+        M.load_model_card(tmp_path / "missing.json")
