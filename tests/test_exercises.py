@@ -116,14 +116,6 @@ def test_check_guided_relu():
     _fails_with(X.check_guided_relu(lambda x, g: 1 / 0, x, dy), "ZeroDivisionError")
 
 
-def test_check_guided_gradcam():
-    g = rng.normal(size=(32, 32, 3))
-    cam = rng.uniform(size=(32, 32))
-    assert X.check_guided_gradcam(g * cam[..., None], g, cam).passed
-    _fails_with(X.check_guided_gradcam(g + cam[..., None], g, cam), "multiplies")
-    _fails_with(X.check_guided_gradcam(g, g, cam[:8, :8]), "upsample")
-
-
 def test_check_guided_gradcam_of():
     import course_utils as cu
 
@@ -351,14 +343,6 @@ def test_check_linear_fill():
                 "one value per colour channel")
 
 
-def test_check_auc():
-    f = np.linspace(0, 1, 5)
-    y = np.array([1.0, 0.6, 0.3, 0.2, 0.1])
-    assert X.check_auc(np.sum((y[1:] + y[:-1]) / 2 * np.diff(f)), f, y).passed
-    _fails_with(X.check_auc(y.sum(), f, y), "summed the heights")
-    _fails_with(X.check_auc(y.mean(), f, y), "trapezoid rule gives")
-
-
 def test_check_top3():
     names = ["a", "b", "c", "d", "e"]
     logits = np.array([0.1, 2.0, -1.0, 3.0, 1.0])
@@ -503,3 +487,10 @@ def test_check_pp_weights():                                 # 10, Your turn 2
     _fails_with(X.check_pp_weights(pasted, A10, w10), "asks for a function")
     _fails_with(X.check_pp_weights(lambda A, w: 1 / 0, A10, w10), "raised ZeroDivisionError")
     _fails_with(X.check_pp_weights(..., A10, w10), "still empty")
+
+
+def test_answer_type_error_is_a_course_error_and_still_a_type_error():
+    from course_utils.validation import CourseError
+
+    assert issubclass(X.AnswerTypeError, CourseError) and issubclass(X.AnswerTypeError, TypeError)
+    assert X.check_gap("the mean", np.ones((2, 2, 3))).message.startswith("pooled should be a numpy array")
