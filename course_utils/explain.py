@@ -32,17 +32,37 @@ backward pass), :class:`ScoreCAM` (one masked forward pass per feature map, in l
 :class:`EigenCAM` (no gradient, no class); and on the input pixels: :class:`IntegratedGradients`,
 :class:`SmoothGrad` (also VarGrad) and :class:`Occlusion`. On a GAP -> linear head, dy^c/dA^k_ij = w_k^c / Z
 at every position, so HiResCAM, XGrad-CAM and Grad-CAM equal CAM there (tests/test_explain_beyond.py).
+
+Nothing silently wrong: every count, number, flag and baseline is checked when the explainer is built, before any
+TensorFlow op (:mod:`course_utils.validation`: ``True`` is not a count of 1, a NaN baseline is refused, occlusion's
+stride may not exceed its patch), and every call's maps pass one exit check: a NaN or infinite map (or class
+score) is a :class:`~course_utils.validation.CourseValueError` naming the method and what to check; when every map
+of a call is all zero, an :class:`EmptyMapWarning` says why (e.g. no positive evidence for the class at that
+layer). Integrated Gradients and SmoothGrad send ``batch_size`` images at a time through the model, so their
+memory does not grow with the number of images times steps or samples.
 """
 from __future__ import annotations
 
+import numbers
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .validation import (
+    CourseValueError,
+    choice,
+    describe,
+    finite_array,
+    finite_number,
+    nonnegative_int,
+    positive_int,
+)
+
 __all__ = [
     "Explanation",
     "ExplainerWarning",
+    "EmptyMapWarning",
     "CAM",
     "GradCAM",
     "GuidedBackprop",
@@ -84,18 +104,18 @@ def _check_model(model) -> None:
     import keras
 
     if not isinstance(model, keras.Model):
-        raise TypeError(f"Expected a keras.Model, got {type(model).__name__}.")
+        raise _CourseTypeError(f"Expected a keras.Model, got {type(model).__name__}.")
     try:
         inputs, outputs = model.inputs, model.outputs
     except (AttributeError, ValueError):
         inputs = outputs = None
     if not inputs or not outputs:
-        raise ValueError(
+        raise CourseValueError(
             f"Model {model.name!r} has no defined inputs yet (a Sequential model built without an Input). "
             "Start it with keras.Input(shape=(32, 32, 3)) or call it once on a batch, then build the explainer."
         )
     if len(inputs) != 1 or len(outputs) != 1:
-        raise ValueError(f"Expected a model with one image input and one class-score output; "
+        raise CourseValueError(f"Expected a model with one image input and one class-score output; "
                          f"{model.name!r} has {len(inputs)} inputs and {len(outputs)} outputs.")
 
 
@@ -120,7 +140,7 @@ def _layer_output(model, layer):
             return tensor
         except ValueError:
             continue
-    raise ValueError(f"Layer {layer.name!r} is not connected to the inputs of model {model.name!r}.")
+    raise CourseValueError(f"Layer {layer.name!r} is not connected to the inputs of model {model.name!r}.")
 
 
 def conv_layers(model) -> list[str]:
@@ -149,34 +169,93 @@ def _nested_owner(model, name: str) -> str | None:
     return None
 
 
+def _layer_name(layer) -> None:
+    """A layer is named by a str, or None (the default layer)."""
+    if layer is not None and not isinstance(layer, str):
+        raise _CourseTypeError(f"layer must be a layer name (str) or None, got {describe(layer)}.")
+
+
 def _resolve_layer(model, layer: str | None) -> str:
     choices = conv_layers(model)
     if not choices:
-        raise ValueError(f"Model {model.name!r} has no layer with a spatial (N, h, w, K) output to explain.")
+        raise CourseValueError(f"Model {model.name!r} has no layer with a spatial (N, h, w, K) output to explain.")
     if layer is None:
         return choices[-1]
     if not isinstance(layer, str):
-        raise TypeError(f"layer must be a layer name (str) or None, got {type(layer).__name__}.")
+        raise _CourseTypeError(f"layer must be a layer name (str) or None, got {type(layer).__name__}.")
     names = [l.name for l in model.layers]
     if layer not in names:
         owner = _nested_owner(model, layer)
         if owner:
-            raise ValueError(
+            raise CourseValueError(
                 f"Layer {layer!r} lives inside the nested model {owner!r}, which the explainer cannot reach "
                 f"into. Pick {owner!r} itself (its output is a feature map), or rebuild a flat model, e.g. "
                 f"keras.Model(base.input, head(base.get_layer({layer!r}).output ...))."
             )
-        raise ValueError(f"Model {model.name!r} has no layer {layer!r}. Layers with spatial outputs: "
+        raise CourseValueError(f"Model {model.name!r} has no layer {layer!r}. Layers with spatial outputs: "
                          f"{', '.join(choices)}.")
     if layer not in choices:
         shape = _output_shape(model.get_layer(layer))
-        raise ValueError(f"Layer {layer!r} has output shape {shape}, not a spatial map (N, h, w, K); "
+        raise CourseValueError(f"Layer {layer!r} has output shape {shape}, not a spatial map (N, h, w, K); "
                          f"explanations need one of: {', '.join(choices)}.")
     return layer
 
 
 class ExplainerWarning(UserWarning):
     """Something about the model makes an explanation less than it seems (shown once per cause)."""
+
+
+class EmptyMapWarning(ExplainerWarning):
+    """Every map of a call is all zero; the message says why (often an answer, e.g. no positive evidence).
+
+    Raised only when *every* map of the batch is empty (so always for a single image); which maps of a batch
+    are empty is in ``explain().extra["empty_maps"]``. Silence it with
+    ``warnings.filterwarnings("ignore", category=cu.explain.EmptyMapWarning)``."""
+
+
+class _CourseTypeError(CourseValueError, TypeError):
+    """An argument of the wrong type: a course error that ``except TypeError`` still catches."""
+
+
+def _flag(value, name: str) -> bool:
+    """``value`` if it is a bool (numpy's too); 1, "no" or None are refused rather than read as true or false."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise CourseValueError(f"{name} must be True or False; got {describe(value)}.")
+    return bool(value)
+
+
+def _value_range(value_range) -> tuple[float, float] | None:
+    """None, or ``(lo, hi)``: two finite numbers with lo < hi."""
+    if value_range is None:
+        return None
+    if isinstance(value_range, (str, bytes)) or not hasattr(value_range, "__len__") or len(value_range) != 2:
+        raise CourseValueError(f"value_range must be None or a pair (low, high) such as (0, 255); got "
+                               f"{describe(value_range)}.")
+    lo = finite_number(value_range[0], "value_range[0]")
+    hi = finite_number(value_range[1], "value_range[1]")
+    if not lo < hi:
+        raise CourseValueError(f"value_range must be (low, high) with low < high; got {tuple(value_range)}.")
+    return value_range if isinstance(value_range, tuple) else (value_range[0], value_range[1])
+
+
+def _in_range(values, value_range, name: str) -> None:
+    """Refuse a baseline outside the images' value range (the model never sees such pixels)."""
+    if value_range is None:
+        return
+    lo, hi = value_range
+    v = np.asarray(values, dtype=np.float64)
+    if v.min() < lo or v.max() > hi:
+        raise CourseValueError(f"{name} has values in [{v.min():g}, {v.max():g}], outside the images' range "
+                               f"[{lo:g}, {hi:g}] (value_range={tuple(value_range)}): the model never sees such "
+                               "pixels, so the map would explain nothing real. Give a baseline inside the range, or "
+                               "value_range=None to skip this check.")
+
+
+def _few(indices) -> str:
+    """'0, 3, 7' or '0, 1, 2, ... (40 in all)' for an error message."""
+    indices = [int(i) for i in indices]
+    head = ", ".join(map(str, indices[:8]))
+    return head if len(indices) <= 8 else f"{head}, ... ({len(indices)} in all)"
 
 
 def _producer(tensor):
@@ -412,7 +491,7 @@ def _logit_head(model) -> _Head:
         want = np.asarray(op(t), np.float64)
         got = _REFERENCE[family](np.asarray(head.raw(_tf().constant(t)), np.float64))
         if not np.allclose(got, want, rtol=1e-4, atol=1e-5):
-            raise ValueError(
+            raise CourseValueError(
                 f"The last layer of model {model.name!r}, {kind}, applies a {family}, but the course could not "
                 "separate its scores from it (a copy without the activation computes something else). Build a "
                 "model that outputs the scores before the activation and explain that one.")
@@ -473,25 +552,29 @@ def _as_batch(images, input_shape: tuple, value_range) -> np.ndarray:
     tf = _tf()
     if isinstance(images, tf.Tensor):
         images = images.numpy()
-    x = np.asarray(images)
+    try:
+        x = np.asarray(images)
+    except (TypeError, ValueError) as exc:          # ragged nested lists
+        raise CourseValueError(f"images must be an array of numbers (N, H, W, C); got {describe(images)} "
+                               f"({exc}).") from None
     given = x.shape
     if x.dtype == object or x.dtype.kind not in "uif":
-        raise ValueError(f"images must be numbers, got an array of dtype {x.dtype}.")
+        raise CourseValueError(f"images must be numbers, got an array of dtype {x.dtype}.")
     expect = "x".join("H" if d is None else str(d) for d in input_shape[:2]) + f"x{input_shape[2]}"
     if x.ndim == 3:
         x = x[None]
     if x.ndim != 4:
-        raise ValueError(f"images must have shape (N, H, W, C) or (H, W, C) with {expect} images; "
+        raise CourseValueError(f"images must have shape (N, H, W, C) or (H, W, C) with {expect} images; "
                          f"got shape {x.shape}.")
     for got, want in zip(x.shape[1:], input_shape):
         if want is not None and got != want:
-            raise ValueError(f"images have shape {given}, but the model expects {expect} images "
+            raise CourseValueError(f"images have shape {given}, but the model expects {expect} images "
                              f"(input shape {input_shape}). Resize them first (e.g. cu.images for photos).")
     if x.shape[0] == 0:
-        raise ValueError("images is an empty batch (N = 0).")
+        raise CourseValueError("images is an empty batch (N = 0).")
     x = x.astype(np.float32, copy=False)
     if not np.isfinite(x).all():
-        raise ValueError(f"images contain {int((~np.isfinite(x)).sum())} NaN or infinite values; "
+        raise CourseValueError(f"images contain {int((~np.isfinite(x)).sum())} NaN or infinite values; "
                          "explanations need finite pixel values.")
     if value_range is not None:
         lo, hi = value_range
@@ -499,7 +582,7 @@ def _as_batch(images, input_shape: tuple, value_range) -> np.ndarray:
             hint = (" They look like 0-255 images: if your model takes 0-255 images, pass value_range=(0, 255) "
                     "to the explainer; if it takes 0-1 images, divide them by 255."
                     if hi <= 1 and 0 <= x.min() and x.max() <= 255 else "")
-            raise ValueError(f"images have values in [{x.min():g}, {x.max():g}], but the explainer expects "
+            raise CourseValueError(f"images have values in [{x.min():g}, {x.max():g}], but the explainer expects "
                              f"[{lo:g}, {hi:g}] (value_range={tuple(value_range)}).{hint} Pass value_range=None "
                              "to skip this check.")
         if hi >= 255:
@@ -509,7 +592,7 @@ def _as_batch(images, input_shape: tuple, value_range) -> np.ndarray:
             looks_0_1 = (peak > 0) & (peak <= 1.0) & (flat != np.round(flat)).any(axis=1)
             if looks_0_1.any():
                 i = int(np.argmax(looks_0_1))
-                raise ValueError(
+                raise CourseValueError(
                     f"image {i} has values in [{flat[i].min():g}, {flat[i].max():g}], with fractions: it looks "
                     f"scaled to 0-1, but the explainer expects 0-{hi:g} (value_range={tuple(value_range)}). If "
                     "your model takes 0-1 images, tell the explainer: value_range=(0, 1). If it takes 0-255 "
@@ -519,22 +602,34 @@ def _as_batch(images, input_shape: tuple, value_range) -> np.ndarray:
 
 
 def _class_indices(class_index, n: int, num_classes: int) -> np.ndarray:
-    """None -> -1 (predicted) for every image; an int -> the same class for all; else one per image."""
+    """None -> -1 (predicted) for every image; an int -> the same class for all; else one per image.
+
+    As :func:`course_utils.validation.class_index`: bools, fractions, NaN and negative numbers are refused (-1 is
+    not 'the last class'); whole floats such as 3.0 are read as ints, as before."""
     if class_index is None:
         return np.full(n, -1, dtype=np.int32)
-    arr = np.asarray(class_index)
-    if arr.dtype.kind not in "iu" and not (arr.dtype.kind == "f" and np.all(arr == np.round(arr))):
-        raise ValueError(f"class_index must be None, an int or a sequence of ints; got {class_index!r}.")
-    arr = arr.astype(np.int64)
+    expected = (f"class_index must be None (the predicted class), an int from 0 to {num_classes - 1} or a sequence "
+                f"of {n} such ints (one per image); got {describe(class_index)}.")
+    try:
+        arr = np.asarray(class_index)
+    except (TypeError, ValueError):
+        raise CourseValueError(expected) from None
+    if arr.dtype.kind == "f":
+        if not np.isfinite(arr).all() or not np.all(arr == np.round(arr)):
+            raise CourseValueError(expected)
+    elif arr.dtype.kind not in "iu":                 # bools, strings, objects
+        raise CourseValueError(expected)
     if arr.ndim == 0:
-        arr = np.full(n, int(arr))
+        arr = np.full(n, arr.item())
     elif arr.shape != (n,):
-        raise ValueError(f"class_index has shape {arr.shape}, expected one class per image: ({n},), "
-                         "or a single int for all images.")
+        raise CourseValueError(f"class_index has shape {arr.shape}, expected one class per image: ({n},), "
+                               "or a single int for all images.")
     bad = arr[(arr < 0) | (arr >= num_classes)]
     if bad.size:
-        raise ValueError(f"class_index {bad[0]} is out of range: the model has {num_classes} classes, "
-                         f"so use 0..{num_classes - 1} (or None for the predicted class).")
+        first = int(bad[0])
+        why = " (negative indices are refused: -1 is not 'the last class')" if first < 0 else ""
+        raise CourseValueError(f"class_index {first} is out of range{why}: the model has {num_classes} classes, "
+                               f"so use 0..{num_classes - 1} (or None for the predicted class).")
     return arr.astype(np.int32)
 
 
@@ -580,6 +675,7 @@ class _Explainer:
     takes_layer = False
 
     def __init__(self, model, *, value_range: tuple[float, float] | None = (0, 255)):
+        value_range = _value_range(value_range)
         _check_model(model)
         self.model = model
         self.value_range = value_range
@@ -611,12 +707,58 @@ class _Explainer:
         cls = _class_indices(class_index, len(x), self.num_classes)
         return x, cls
 
-    def explain(self, images, class_index=None) -> Explanation:  # pragma: no cover - abstract
+    def _explain(self, images, class_index) -> Explanation:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def explain(self, images, class_index=None) -> Explanation:
+        """Explain ``images`` for ``class_index`` (None: the predicted class); every map is checked on the way
+        out (see :meth:`_checked`)."""
+        return self._checked(self._explain(images, class_index), stacklevel=3)
 
     def __call__(self, images, class_index=None) -> np.ndarray:
         """Return only the maps; see :meth:`explain` for the pieces."""
-        return self.explain(images, class_index).maps
+        return self._checked(self._explain(images, class_index), stacklevel=3).maps
+
+    def _checked(self, ex: Explanation, stacklevel: int) -> Explanation:
+        """The one exit of every explainer: a NaN or infinite map, or class score, is a :class:`CourseValueError`
+        (the map is never returned); the indices of all-zero maps go to ``ex.extra["empty_maps"]``, and when
+        *every* map is all zero an :class:`EmptyMapWarning` says why. (Only then: a batch where some maps are
+        empty is a normal result, e.g. classes without positive evidence at an early layer, which notebook 05
+        shows on purpose; a single image always warns.)"""
+        maps = np.asarray(ex.maps)
+        n = len(maps)
+        flat = maps.reshape(n, -1)
+        finite = np.isfinite(flat).all(axis=1) & np.isfinite(np.asarray(ex.logits)).all(axis=1)
+        if not finite.all():
+            bad = np.flatnonzero(~finite)
+            raise CourseValueError(
+                f"{self.name} computed NaN or infinite values for image(s) {_few(bad)} of {n} (in the map or in the "
+                f"class scores), so no map is returned. {self._nan_hint(ex, bad)}")
+        empty = np.flatnonzero(~flat.any(axis=1))
+        ex.extra["empty_maps"] = empty
+        if n and len(empty) == n:
+            which = "The map" if n == 1 else f"Every one of the {n} maps"
+            classes = _few(np.unique(ex.class_index))
+            warnings.warn(f"{which} of {self.name} (class {classes}) is all zero. {self._empty_reason(ex)}",
+                          EmptyMapWarning, stacklevel=stacklevel)
+        return ex
+
+    def _nan_hint(self, ex: Explanation, bad) -> str:
+        """What to check when the maps of images ``bad`` hold NaN or infinite values."""
+        logits = np.asarray(ex.logits)[bad]
+        if not np.isfinite(logits).all():
+            return ("The model's own class scores are NaN or infinite on them: its weights or its arithmetic are "
+                    "broken (a training run that diverged, an overflow). Check model(images) and the weights "
+                    "(np.isfinite(w).all() for w in model.get_weights()) before explaining.")
+        return ("The model's scores are finite, but a gradient or an activation overflowed float32 on the way: "
+                "check that the images are in the model's range (value_range) and that no layer produces huge "
+                "values (very large weights).")
+
+    def _empty_reason(self, ex: Explanation) -> str:
+        """Why every map is all zero (each method says it in its own terms)."""
+        return ("The class score does not change with the input here: its gradient is exactly 0 at every pixel "
+                "(every ReLU on the way is off, or the model ignores its input). Try another class or image, "
+                "and check that the model was trained.")
 
     @property
     def traces(self) -> int:
@@ -634,6 +776,8 @@ class _MapExplainer(_Explainer):
 
     def __init__(self, model, layer: str | None = None, *, upsample: bool = True, normalize: bool = True,
                  relu: bool = True, value_range=(0, 255)):
+        _layer_name(layer)
+        upsample, normalize, relu = _flag(upsample, "upsample"), _flag(normalize, "normalize"), _flag(relu, "relu")
         super().__init__(model, value_range=value_range)
         import keras
 
@@ -653,7 +797,7 @@ class _MapExplainer(_Explainer):
             cam = normalize_maps(cam, signed=not self.relu)
         return cam
 
-    def explain(self, images, class_index=None) -> Explanation:
+    def _explain(self, images, class_index) -> Explanation:
         x, cls = self._prepare(images, class_index)
         if self._fn is None:
             self._fn = self._compile(self._body)
@@ -661,6 +805,20 @@ class _MapExplainer(_Explainer):
         maps, cls, logits, A, weights, grads = (None if t is None else t.numpy() for t in out)
         return Explanation(maps=maps, class_index=cls, logits=logits, feature_maps=A, weights=weights,
                            gradients=grads, extra={"layer": self.layer, "scores": self.scores})
+
+    def _empty_reason(self, ex: Explanation) -> str:
+        A = ex.feature_maps
+        if A is not None and not np.asarray(A).any():
+            return (f"The feature maps of layer {self.layer!r} are all zero on these images (no unit responds), so "
+                    "any weighted sum of them is 0. Try an earlier layer or another image.")
+        if self.relu:
+            against = getattr(self, "counterfactual", False)
+            return (f"At layer {self.layer!r} the weighted sum of the feature maps is <= 0 at every position: the "
+                    f"class has no evidence {'against' if against else 'for'} it there, and the final ReLU keeps "
+                    "only positive values. That is an answer, not a failure: relu=False shows the whole signed map; "
+                    "another layer or class may show evidence.")
+        return (f"At layer {self.layer!r} the weighted sum of the feature maps is exactly 0 at every position: the "
+                "class score does not depend on this layer's features here.")
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(model={self.model.name!r}, layer={self.layer!r}, upsample={self.upsample}, "
@@ -721,6 +879,7 @@ class GradCAM(_GradientCAM):
 
     def __init__(self, model, layer: str | None = None, *, upsample: bool = True, normalize: bool = True,
                  relu: bool = True, counterfactual: bool = False, value_range=(0, 255)):
+        counterfactual = _flag(counterfactual, "counterfactual")
         super().__init__(model, layer, upsample=upsample, normalize=normalize, relu=relu,
                          value_range=value_range)
         self.counterfactual = counterfactual
@@ -759,7 +918,7 @@ class CAM(_MapExplainer):
                 f"{feeds}. Use GradCAM instead (it works on any layer), or change the model's head to "
                 "GlobalAveragePooling2D -> Dense and retrain it.")
         if len(consumers) != 1 or not isinstance(consumers[0][0], keras.layers.GlobalAveragePooling2D):
-            raise ValueError(hint)
+            raise CourseValueError(hint)
         out = consumers[0][1]
         while True:
             nxt = _consumers(self.model, out)
@@ -769,12 +928,12 @@ class CAM(_MapExplainer):
             break
         if len(nxt) != 1 or not isinstance(nxt[0][0], keras.layers.Dense):
             feeds = ", ".join(f"{type(c).__name__} ({c.name!r})" for c, _ in nxt) or "nothing"
-            raise ValueError(f"CAM needs GlobalAveragePooling2D -> Dense; after the pooling comes {feeds}. "
+            raise CourseValueError(f"CAM needs GlobalAveragePooling2D -> Dense; after the pooling comes {feeds}. "
                              "Use GradCAM instead, or make the head GlobalAveragePooling2D -> Dense and retrain.")
         dense, dense_out = nxt[0]
         head = self._head
         if not (dense is head.dense or (head.direct and dense_out is head.tensor)):
-            raise ValueError(f"CAM needs the Dense after the pooling ({dense.name!r}) to produce the class "
+            raise CourseValueError(f"CAM needs the Dense after the pooling ({dense.name!r}) to produce the class "
                              "scores; here more layers follow it. Use GradCAM instead.")
         return dense
 
@@ -850,7 +1009,7 @@ def check_same_function(model, copy, what: str, probe=None) -> float:
     tol = 1e-4 if model.dtype_policy.compute_dtype == "float32" else 2e-2
     diff = float(np.abs(want - got).max()) if want.shape == got.shape else float("inf")
     if not diff <= tol * max(1.0, float(np.abs(want).max())):
-        raise ValueError(
+        raise CourseValueError(
             f"The {what} of model {model.name!r} computes a different function from the model: on a probe batch "
             f"of {len(x)} images their outputs differ by up to {diff:.3g}. A layer keeps state outside its "
             "weights that cloning does not copy (a custom layer whose get_config misses an argument, or "
@@ -937,14 +1096,14 @@ def make_guided_model(model):
     try:
         clone = keras.models.clone_model(model, clone_function=replace, recursive=True)
     except Exception as exc:
-        raise ValueError(f"Could not clone {model.name!r} to make its ReLUs guided ({type(exc).__name__}: "
+        raise CourseValueError(f"Could not clone {model.name!r} to make its ReLUs guided ({type(exc).__name__}: "
                          f"{exc}). Guided backpropagation needs a functional or Sequential model.") from None
     clone.set_weights(model.get_weights())
     finalize_state(clone)
     unguided = _unguided_relus(model)
     if count[0] == 0:
         also = f" It has ReLU relatives that cannot be made guided: {', '.join(unguided)}." if unguided else ""
-        raise ValueError(f"Model {model.name!r} has no ReLU (activation='relu', Activation('relu') or ReLU()) "
+        raise CourseValueError(f"Model {model.name!r} has no ReLU (activation='relu', Activation('relu') or ReLU()) "
                          "to make guided; guided backpropagation would silently equal the vanilla gradient."
                          f"{also} Use VanillaGradient for this model.")
     check_same_function(model, clone, "guided clone")
@@ -966,6 +1125,7 @@ class VanillaGradient(_Explainer):
     name = "vanilla gradient"
 
     def __init__(self, model, *, normalize: bool = False, value_range=(0, 255)):
+        normalize = _flag(normalize, "normalize")
         super().__init__(model, value_range=value_range)
         self.normalize = normalize
         self._use_network(model)
@@ -988,7 +1148,7 @@ class VanillaGradient(_Explainer):
             g = normalize_maps(g, signed=True)
         return g, cls, logits
 
-    def explain(self, images, class_index=None) -> Explanation:
+    def _explain(self, images, class_index) -> Explanation:
         x, cls = self._prepare(images, class_index)
         if self._fn is None:
             self._fn = self._compile(self._body)
@@ -1009,6 +1169,11 @@ class GuidedBackprop(VanillaGradient):
         self.guided_model, self.replaced = make_guided_model(model)
         self._use_network(self.guided_model)
 
+    def _empty_reason(self, ex: Explanation) -> str:
+        return ("Guided backpropagation passes a gradient back only where it is positive and the ReLU's input is "
+                "positive; here none reached the input (no positive evidence for the class on any path, or every "
+                "ReLU is off). Try another class or image; VanillaGradient shows the plain gradient.")
+
     def __repr__(self) -> str:
         return f"GuidedBackprop(model={self.model.name!r}, replaced={self.replaced} ReLUs)"
 
@@ -1024,6 +1189,8 @@ class GuidedGradCAM(_Explainer):
     takes_layer = True
 
     def __init__(self, model, layer: str | None = None, *, normalize: bool = True, value_range=(0, 255)):
+        _layer_name(layer)
+        normalize = _flag(normalize, "normalize")
         super().__init__(model, value_range=value_range)
         self.gradcam = GradCAM(model, layer, value_range=value_range)
         self.guided = GuidedBackprop(model, value_range=value_range)
@@ -1038,13 +1205,19 @@ class GuidedGradCAM(_Explainer):
             out = normalize_maps(out, signed=True)
         return out, cls, logits, cam, g
 
-    def explain(self, images, class_index=None) -> Explanation:
+    def _explain(self, images, class_index) -> Explanation:
         x, cls = self._prepare(images, class_index)
         if self._fn is None:
             self._fn = self._compile(self._body)
         out, cls, logits, cam, g = (t.numpy() for t in self._fn(x, cls))
         return Explanation(maps=out, class_index=cls, logits=logits, gradients=g,
                            extra={"gradcam": cam, "layer": self.layer})
+
+    def _empty_reason(self, ex: Explanation) -> str:
+        if not np.asarray(ex.extra["gradcam"]).any():
+            return (f"Its Grad-CAM factor is all zero: at layer {self.layer!r} the class has no positive evidence "
+                    "(see GradCAM(..., relu=False) for the signed map); another layer or class may show some.")
+        return self.guided._empty_reason(ex)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1141,6 +1314,12 @@ class EigenCAM(_MapExplainer):
         cam = tf.reshape(proj * sign[:, None], (n, h, w))
         return self._finish(cam, x), cls, logits, A, v0 * sign[:, None], None
 
+    def _empty_reason(self, ex: Explanation) -> str:
+        return (f"The feature maps of layer {self.layer!r} vary along no direction that is positive anywhere: they "
+                "are constant over the image (a flat image, or units that do not respond), so their principal "
+                f"component{' is <= 0 everywhere after the ReLU' if self.relu else ' is 0'}. Try another layer "
+                "or image.")
+
 
 class ScoreCAM(_MapExplainer):
     """Score-CAM (Wang et al., 2020): each feature map, upsampled and scaled to [0, 1], masks the image; the
@@ -1168,15 +1347,14 @@ class ScoreCAM(_MapExplainer):
     def __init__(self, model, layer: str | None = None, *, batch_size: int = 512, max_channels: int | None = None,
                  precision: str = "float32", upsample: bool = True, normalize: bool = True, relu: bool = True,
                  value_range=(0, 255)):
+        batch_size = positive_int(batch_size, "batch_size", hint="It is how many masked images go through the "
+                                  "model at once.")
+        max_channels = positive_int(max_channels, "max_channels", allow_none=True)
+        if not isinstance(precision, str) or precision not in ("float32", "bfloat16"):
+            raise CourseValueError(f"precision must be 'float32' or 'bfloat16' (the arithmetic of the masked forward "
+                                   f"passes), got {describe(precision)}.")
         super().__init__(model, layer, upsample=upsample, normalize=normalize, relu=relu, value_range=value_range)
-        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
-        if max_channels is not None and (not isinstance(max_channels, (int, np.integer)) or max_channels < 1):
-            raise ValueError(f"max_channels must be None or a positive int, got {max_channels!r}.")
-        if precision not in ("float32", "bfloat16"):
-            raise ValueError(f"precision must be 'float32' or 'bfloat16' (the arithmetic of the masked forward "
-                             f"passes), got {precision!r}.")
-        self.batch_size, self.max_channels, self.precision = int(batch_size), max_channels, precision
+        self.batch_size, self.max_channels, self.precision = batch_size, max_channels, precision
         self._masked = (self._features if precision == "float32"
                         else _bfloat16_copy(self._features, self._logits, model.name, value_range))
         self._masks_fn = self._probs_fn = None
@@ -1200,7 +1378,7 @@ class ScoreCAM(_MapExplainer):
         logits = self._logits(tf.cast(self._masked(xm, training=False)[1], tf.float32))
         return tf.gather(tf.nn.softmax(logits), tf.gather(cls, image), axis=1, batch_dims=1)
 
-    def explain(self, images, class_index=None) -> Explanation:
+    def _explain(self, images, class_index) -> Explanation:
         tf = _tf()
         x, cls = self._prepare(images, class_index)
         if self._masks_fn is None:
@@ -1232,6 +1410,12 @@ class ScoreCAM(_MapExplainer):
         return Explanation(maps=maps, class_index=cls, logits=logits, feature_maps=A, weights=weights,
                            extra={"layer": self.layer, "scores": self.scores, "forward_passes": len(image),
                                   "precision": self.precision})
+
+    def _empty_reason(self, ex: Explanation) -> str:
+        if not np.asarray(ex.weights).any():
+            return (f"Every feature map of layer {self.layer!r} is constant over the image, so none can serve as a "
+                    "mask and every weight is 0. Try another layer or image.")
+        return super()._empty_reason(ex)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(model={self.model.name!r}, layer={self.layer!r}, batch_size={self.batch_size}, "
@@ -1286,14 +1470,29 @@ def _bfloat16_copy(features, to_logits, model_name: str, value_range=(0, 255)):
         bf16 = keras.Model(bf16.inputs[0], bf16.outputs, name=f"{bf16.name}_bfloat16")   # one image input, not a list
         got = probabilities(bf16, x)
     except Exception as exc:
-        raise ValueError(f"Could not make a bfloat16 copy of model {model_name!r} ({type(exc).__name__}: {exc}). "
+        raise CourseValueError(f"Could not make a bfloat16 copy of model {model_name!r} ({type(exc).__name__}: {exc}). "
                          "Use precision='float32'.") from exc
     diff = float(np.abs(want - got).max()) if want.shape == got.shape else float("inf")
     if not diff <= 0.05:
-        raise ValueError(f"In bfloat16, model {model_name!r} computes class probabilities that differ from its "
+        raise CourseValueError(f"In bfloat16, model {model_name!r} computes class probabilities that differ from its "
                          f"float32 ones by {diff:.3g} on probe images, more than 0.05: its masked passes cannot be "
                          "trusted in bfloat16. Use precision='float32'.")
     return bf16
+
+
+def _baseline_value(baseline, value_range, name: str = "baseline"):
+    """A baseline: one finite number, or a finite (H, W, C) or (N, H, W, C) array, inside ``value_range``."""
+    if isinstance(baseline, np.ndarray) and baseline.ndim == 0:
+        baseline = baseline.item()
+    if isinstance(baseline, (numbers.Number, bool, np.bool_)):
+        value = finite_number(baseline, name)
+        _in_range(value, value_range, name)
+        return value
+    if isinstance(baseline, (str, bytes)):
+        raise CourseValueError(f"{name} must be a number or an image (an array); got {describe(baseline)}.")
+    arr = finite_array(baseline, name, ndim=(3, 4), dtype=np.float32)
+    _in_range(arr, value_range, name)
+    return arr
 
 
 class IntegratedGradients(VanillaGradient):
@@ -1303,24 +1502,27 @@ class IntegratedGradients(VanillaGradient):
     ``attr = (x - x') * sum_s w_s dy^c/dx (x' + a_s (x - x'))``, the path integral by a quadrature rule with
     ``steps`` points a_s and weights w_s: ``method="gausslegendre"`` (the default, as in Captum) or
     ``"trapezoid"`` (``steps`` equal intervals, ends included: the mean of the left and right Riemann sums;
-    the paper writes a plain Riemann sum). Completeness: ``sum(attr) = y^c(x) - y^c(x')`` up to the integration error, which
-    :meth:`explain` reports (``extra["delta"]``, and relative to ``y^c(x) - y^c(x')`` in
-    ``extra["relative_error"]``). ``baseline``: a number (0.0 is a black image for the course model's 0-255
-    input), an (H, W, C) image or one per image (N, H, W, C). Returns signed ``(N, H, W, C)``.
+    the paper writes a plain Riemann sum). Completeness: ``sum(attr) = y^c(x) - y^c(x')`` up to the integration
+    error, which :meth:`explain` reports (``extra["delta"]``, and relative to ``y^c(x) - y^c(x')`` in
+    ``extra["relative_error"]``). ``baseline``: a finite number in ``value_range`` (0.0 is a black image for the
+    course model's 0-255 input), an (H, W, C) image or one per image (N, H, W, C). Returns signed ``(N, H, W, C)``.
+    The points of all paths go through the model ``batch_size`` at a time, whatever the number of images, so
+    memory does not grow with ``N x steps``.
     """
 
     name = "Integrated Gradients"
 
     def __init__(self, model, baseline=0.0, steps: int = 64, *, method: str = "gausslegendre", batch_size: int = 256,
                  normalize: bool = False, value_range=(0, 255)):
+        steps = positive_int(steps, "steps", hint="It is the number of points on the path from the baseline to the "
+                             "image (the default is 64).")
+        batch_size = positive_int(batch_size, "batch_size", hint="It is how many points of the paths go through the "
+                                  "model at once.")
+        method = choice(method, ("gausslegendre", "trapezoid"), "method")
+        normalize = _flag(normalize, "normalize")
+        baseline = _baseline_value(baseline, _value_range(value_range))
         super().__init__(model, normalize=False, value_range=value_range)
-        if not isinstance(steps, (int, np.integer)) or steps < 1:
-            raise ValueError(f"steps must be a positive int (the number of intervals on the path), got {steps!r}.")
-        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
-        if method not in ("gausslegendre", "trapezoid"):
-            raise ValueError(f"method must be 'gausslegendre' or 'trapezoid', got {method!r}.")
-        self.baseline, self.steps, self.batch_size, self.scale = baseline, int(steps), int(batch_size), normalize
+        self.baseline, self.steps, self.batch_size, self.scale = baseline, steps, batch_size, normalize
         self.method = method
 
     def _baseline(self, x):
@@ -1331,27 +1533,49 @@ class IntegratedGradients(VanillaGradient):
             return np.broadcast_to(b, x.shape).copy()
         if b.shape == x.shape:
             return b.copy()
-        raise ValueError(f"baseline has shape {b.shape}; expected a number, one image {x.shape[1:]} or one per "
-                         f"image {x.shape}.")
+        raise CourseValueError(f"baseline has shape {b.shape}; expected a number, one image {x.shape[1:]} or one per "
+                               f"image {x.shape}.")
 
-    def explain(self, images, class_index=None) -> Explanation:
+    def _rule(self) -> tuple[np.ndarray, np.ndarray]:
+        """The points a_s in [0, 1] and weights w_s of the quadrature rule (float32)."""
+        if self.method == "gausslegendre":                           # exact for polynomials of degree 2m - 1
+            t, w = np.polynomial.legendre.leggauss(self.steps)
+            return ((t + 1) / 2).astype(np.float32), (w / 2).astype(np.float32)
+        a = np.linspace(0.0, 1.0, self.steps + 1, dtype=np.float32)  # the trapezoidal rule, ends included
+        w = np.full(self.steps + 1, 1.0 / self.steps, np.float32)
+        w[[0, -1]] /= 2
+        return a, w
+
+    def _path_average(self, x, base, cls, a, w) -> np.ndarray:
+        """sum_s w_s dy^c/dx (x' + a_s (x - x')) for every image. The (image, point) pairs are taken in order,
+        ``batch_size`` at a time (the same batches as one big path array would give); each image's gradients
+        wait in a buffer of ``steps`` rows until its path is complete, then are summed at once (the same sum
+        as before, to the last bit). Memory: ``batch_size + steps`` images, not N x steps."""
+        n, P = len(x), len(a)
+        mean_grad = np.zeros_like(x)
+        path_grads = np.empty((P, *x.shape[1:]), np.float32)        # the image whose path is under way
+        for start in range(0, n * P, self.batch_size):
+            rows = np.arange(start, min(start + self.batch_size, n * P))
+            i, s = rows // P, rows % P
+            path = base[i] + a[s][:, None, None, None] * (x[i] - base[i])
+            g = self._fn(path, cls[i])[0].numpy()
+            for j in np.unique(i):
+                part = i == j
+                path_grads[s[part]] = g[part]
+                if s[part][-1] == P - 1:                             # its last point: the path is complete
+                    mean_grad[j] = np.einsum("s,s...->...", w, path_grads)
+        return mean_grad
+
+    def _explain(self, images, class_index) -> Explanation:
         tf = _tf()
         x, cls = self._prepare(images, class_index)
         if self._fn is None:
             self._fn = self._compile(self._body)
         base = self._baseline(x)
         _, cls, logits = self._chunked(x, cls)                      # the class: chosen on the image itself
-        if self.method == "gausslegendre":                           # exact for polynomials of degree 2m - 1
-            t, w = np.polynomial.legendre.leggauss(self.steps)
-            a, w = ((t + 1) / 2).astype(np.float32), (w / 2).astype(np.float32)
-        else:                                                        # the trapezoidal rule, ends included
-            a = np.linspace(0.0, 1.0, self.steps + 1, dtype=np.float32)
-            w = np.full(self.steps + 1, 1.0 / self.steps, np.float32)
-            w[[0, -1]] /= 2
+        a, w = self._rule()
         n = len(x)
-        path = (base[:, None] + a[None, :, None, None, None] * (x - base)[:, None]).reshape(-1, *x.shape[1:])
-        grads = self._chunked(path, np.repeat(cls, len(a)))[0].reshape(n, len(a), *x.shape[1:])
-        mean_grad = np.einsum("s,ns...->n...", w, grads)              # the path-averaged gradient
+        mean_grad = self._path_average(x, base, cls, a, w)          # the path-averaged gradient
         attr = (x - base) * mean_grad
         base_logits = self._chunked(base, cls)[2]
         pick = lambda lg: np.take_along_axis(lg, cls[:, None], 1)[:, 0]
@@ -1372,6 +1596,14 @@ class IntegratedGradients(VanillaGradient):
         g, c, lg = (np.concatenate([o[i] for o in outs]) for i in range(3))
         return g, c.astype(np.int32), lg
 
+    def _empty_reason(self, ex: Explanation) -> str:
+        if np.asarray(ex.gradients).any():
+            return ("The baseline equals the image wherever the gradient is not 0, so x - x' is 0 there and every "
+                    "attribution is 0. Choose a baseline that differs from the image (0.0, a black image, is the "
+                    "usual one).")
+        return ("The gradient of the class score is 0 at every point of the path from the baseline to the image "
+                "(every ReLU on the way is off, or the model ignores its input), so every attribution is 0.")
+
 
 class SmoothGrad(_Explainer):
     """SmoothGrad (Smilkov et al., 2017): a gradient method averaged over noisy copies of the image.
@@ -1381,43 +1613,75 @@ class SmoothGrad(_Explainer):
     image (the paper's 10-20 %), ``samples`` copies; the class is the one chosen on the clean image.
     ``var=True`` gives VarGrad (Adebayo et al., 2018): the variance of the gradients instead of their mean.
     ``seed`` makes the noise repeatable: it is drawn as ``np.random.RandomState(seed).normal(0, sigma,
-    (samples, N, H, W, C))``. Returns signed ``(N, H, W, C)`` (non-negative for VarGrad).
+    (samples, N, H, W, C))``. Returns signed ``(N, H, W, C)`` (non-negative for VarGrad). The noisy copies are
+    drawn and sent through the model ``batch_size`` at a time (the same numbers, in the same order), so memory
+    does not grow with ``N x samples``.
     """
 
     name = "SmoothGrad"
 
     def __init__(self, model, method=None, *, samples: int = 25, noise: float = 0.15, var: bool = False,
                  seed: int | None = 0, batch_size: int = 256, value_range=(0, 255)):
-        super().__init__(model, value_range=value_range)
         method = VanillaGradient if method is None else method
-        if not (isinstance(method, type) and issubclass(method, VanillaGradient)) or method is IntegratedGradients:
-            raise ValueError(f"SmoothGrad smooths a gradient method: VanillaGradient or GuidedBackprop, got {method!r}.")
-        if not isinstance(samples, (int, np.integer)) or samples < 1:
-            raise ValueError(f"samples must be a positive int, got {samples!r}.")
-        if not 0 <= float(noise) <= 1:
-            raise ValueError(f"noise is a fraction of each image's value range, between 0 and 1; got {noise!r}.")
+        if not (isinstance(method, type) and issubclass(method, VanillaGradient)) or issubclass(method,
+                                                                                                IntegratedGradients):
+            raise CourseValueError(f"SmoothGrad smooths a gradient method: VanillaGradient or GuidedBackprop, got "
+                                   f"{describe(method)}.")
+        samples = positive_int(samples, "samples", hint="It is the number of noisy copies of each image.")
+        noise = finite_number(noise, "noise")
+        if not 0 <= noise <= 1:
+            raise CourseValueError(f"noise is a fraction of each image's value range, between 0 and 1; got {noise!r}.")
+        var = _flag(var, "var")
+        if seed is not None:
+            seed = nonnegative_int(seed, "seed", hint="It seeds np.random.RandomState (None: fresh noise each call).")
+            if seed >= 2 ** 32:
+                raise CourseValueError(f"seed must be below 2**32 (np.random.RandomState's range); got {seed}.")
+        batch_size = positive_int(batch_size, "batch_size", hint="It is how many noisy copies go through the model "
+                                  "at once.")
+        super().__init__(model, value_range=value_range)
         self.base = method(model, value_range=None)
-        self.samples, self.noise, self.var, self.seed, self.batch_size = int(samples), float(noise), var, seed, batch_size
+        self.samples, self.noise, self.var, self.seed, self.batch_size = samples, noise, var, seed, batch_size
         self.name = ("VarGrad" if var else "SmoothGrad") + f" ({self.base.name})"
 
-    def explain(self, images, class_index=None) -> Explanation:
+    def _explain(self, images, class_index) -> Explanation:
         tf = _tf()
         x, cls = self._prepare(images, class_index)
         base = self.base
         if base._fn is None:
             base._fn = base._compile(base._body)
-        _, cls, logits = (t.numpy() for t in base._fn(tf.constant(x), tf.constant(cls)))
+        n, S, size = len(x), self.samples, self.batch_size
+        clean = [[t.numpy() for t in base._fn(tf.constant(x[k:k + size]), tf.constant(cls[k:k + size]))[1:]]
+                 for k in range(0, n, size)]
+        cls, logits = np.concatenate([c for c, _ in clean]), np.concatenate([lg for _, lg in clean])
         sigma = self.noise * (x.max(axis=(1, 2, 3)) - x.min(axis=(1, 2, 3)))
         rng = np.random.RandomState(self.seed)
-        noisy = (x[None] + rng.normal(0.0, 1.0, (self.samples, *x.shape)).astype(np.float32)
-                 * sigma[None, :, None, None, None]).reshape(-1, *x.shape[1:])
-        noisy_cls = np.tile(cls, self.samples)
-        grads = np.concatenate([base._fn(tf.constant(noisy[s:s + self.batch_size]),
-                                         tf.constant(noisy_cls[s:s + self.batch_size]))[0].numpy()
-                                for s in range(0, len(noisy), self.batch_size)]).reshape(self.samples, *x.shape)
-        maps = grads.var(axis=0) if self.var else grads.mean(axis=0)
+        total = np.zeros_like(x)                   # float32, summed sample by sample: what grads.mean(axis=0) does
+        mean = np.zeros(x.shape) if self.var else None       # VarGrad: Welford's running mean and sum of squares
+        squares = np.zeros(x.shape) if self.var else None
+        for start in range(0, S * n, size):       # row r is copy r // n of image r % n, as in (S, N, ...) order
+            rows = np.arange(start, min(start + size, S * n))
+            s, i = rows // n, rows % n
+            eps = rng.normal(0.0, 1.0, (len(rows), *x.shape[1:])).astype(np.float32)
+            noisy = x[i] + eps * sigma[i, None, None, None]
+            g = base._fn(tf.constant(noisy), tf.constant(cls[i]))[0].numpy()
+            for k in np.unique(s):
+                part = s == k
+                j, gk = i[part], g[part]
+                total[j] += gk
+                if self.var:
+                    delta = gk - mean[j]
+                    mean[j] += delta / (k + 1)
+                    squares[j] += delta * (gk - mean[j])
+        maps = squares / S if self.var else total / S
         return Explanation(maps=maps.astype(np.float32), class_index=cls, logits=logits, gradients=maps,
                            extra={"sigma": sigma, "samples": self.samples})
+
+    def _empty_reason(self, ex: Explanation) -> str:
+        if self.var:
+            return ("The gradients of the noisy copies do not vary at all" + (" (noise=0: every copy is the image "
+                    "itself)" if self.noise == 0 else "") + ", so their variance is 0. Use noise > 0 (0.1-0.2).")
+        return ("The gradient of the class score is 0 at every pixel of every noisy copy (every ReLU on the way is "
+                "off, or the model ignores its input), so their mean is 0.")
 
 
 class Occlusion(_Explainer):
@@ -1425,26 +1689,36 @@ class Occlusion(_Explainer):
     with ``stride``; each pixel's value is the mean drop of y^c over the patches that cover it,
     ``y^c(x) - y^c(x with the patch replaced)``. Positive: hiding it lowers the class score.
 
-    ``baseline``: a number in the model's input range (default: 0, black) or ``"mean"`` (each image's mean
-    colour). Returns ``(N, H, W)``, signed; ``normalize=True`` scales each map by its largest |value|. The
-    number of forward passes per image is ``explain().extra["forward_passes"]``.
+    ``baseline``: a finite number in the model's input range (default: 0, black) or ``"mean"`` (each image's
+    mean colour). ``stride`` may not exceed ``patch`` (pixels between two positions would never be hidden).
+    Returns ``(N, H, W)``, signed; ``normalize=True`` scales each map by its largest |value|. The number of
+    forward passes per image is ``explain().extra["forward_passes"]``.
     """
 
     name = "occlusion"
 
     def __init__(self, model, patch: int = 8, stride: int = 4, baseline=0.0, *, normalize: bool = True,
                  batch_size: int = 256, value_range=(0, 255)):
+        patch = positive_int(patch, "patch", hint="It is the side of the square hidden at each position, in pixels.")
+        stride = positive_int(stride, "stride", hint="It is how many pixels the patch moves each step.")
+        if stride > patch:
+            raise CourseValueError(f"stride {stride} is larger than patch {patch}: the pixels between two positions "
+                                   "of the patch would never be hidden, so their map value would be 0 / 0. Use a "
+                                   f"stride of at most {patch} (the default is patch 8, stride 4).")
+        normalize = _flag(normalize, "normalize")
+        batch_size = positive_int(batch_size, "batch_size", hint="It is how many occluded images go through the "
+                                  "model at once.")
+        if not (isinstance(baseline, str) and baseline == "mean"):
+            if isinstance(baseline, (str, bool, np.bool_)) or not isinstance(baseline, numbers.Real):
+                raise CourseValueError(f"baseline must be a number or 'mean', got {describe(baseline)}.")
+            baseline = finite_number(baseline, "baseline")
+            _in_range(baseline, _value_range(value_range), "baseline")
         super().__init__(model, value_range=value_range)
         H, W = self.input_shape[:2]
-        for label, v in (("patch", patch), ("stride", stride)):
-            if not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{label} must be a positive int, got {v!r}.")
         if H is None or W is None or patch > min(H, W):
-            raise ValueError(f"patch {patch} must fit in the model's fixed input size {H}x{W}.")
-        if not (isinstance(baseline, str) and baseline == "mean") and not (
-                isinstance(baseline, (int, float, np.number)) and not isinstance(baseline, bool)):
-            raise ValueError(f"baseline must be a number or 'mean', got {baseline!r}.")
-        self.patch, self.stride, self.baseline, self.normalize, self.batch_size = patch, stride, baseline, normalize, batch_size
+            raise CourseValueError(f"patch {patch} must fit in the model's fixed input size {H}x{W}.")
+        self.patch, self.stride, self.baseline = patch, stride, baseline
+        self.normalize, self.batch_size = normalize, batch_size
         ys = list(range(0, H - patch + 1, stride))
         xs = list(range(0, W - patch + 1, stride))
         if ys[-1] != H - patch:
@@ -1460,7 +1734,7 @@ class Occlusion(_Explainer):
         cls, score = self._pick(logits, cls)
         return score, cls, logits
 
-    def explain(self, images, class_index=None) -> Explanation:
+    def _explain(self, images, class_index) -> Explanation:
         import keras
         tf = _tf()
         x, cls = self._prepare(images, class_index)
@@ -1490,6 +1764,12 @@ class Occlusion(_Explainer):
             maps = normalize_maps(tf.constant(maps), signed=True).numpy()
         return Explanation(maps=maps, class_index=cls, logits=logits,
                            extra={"forward_passes": P, "positions": self.positions})
+
+    def _empty_reason(self, ex: Explanation) -> str:
+        fill = "its mean colour" if self.baseline == "mean" else f"the value {self.baseline:g}"
+        return (f"Hiding any {self.patch} x {self.patch} patch with {fill} changes the class score by exactly 0: "
+                "under every patch the image already equals the baseline, or the model ignores its input. Try "
+                "another baseline (a number, or 'mean').")
 
 
 #: The methods the explorer offers, by the name it shows. Each class says whether it takes a layer

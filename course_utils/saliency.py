@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .validation import CourseValueError, describe, finite_array, finite_number, nonnegative_int, positive_int
+
 __all__ = [
     "intensity", "colour_opponents", "gabor_kernel", "orientation_maps", "gaussian_pyramid",
     "centre_surround", "normalize_map", "saliency_map", "feature_map", "top_down_saliency", "winner_take_all",
@@ -32,11 +34,19 @@ SCALE = 2 ** CENTRES[0]
 
 
 def _as_float_image(image) -> np.ndarray:
-    img = np.asarray(image)
-    if img.ndim != 3 or img.shape[-1] != 3:
-        raise ValueError(f"Expected an RGB image (H, W, 3), got shape {img.shape}.")
-    img = img.astype(np.float64)
+    img = finite_array(image, "the image", allow_empty=True)
+    if img.ndim != 3 or img.shape[-1] != 3 or img.size == 0:
+        raise CourseValueError(f"Expected an RGB image (H, W, 3), got shape {img.shape}.")
     return img / 255.0 if img.max() > 1.0 else img
+
+
+def _positive(value, name: str) -> float:
+    return finite_number(value, name, minimum=0.0, strict_minimum=True)
+
+
+def _map(a, name: str = "the map") -> np.ndarray:
+    """A finite, non-empty 2-D map."""
+    return finite_array(a, name, ndim=2)
 
 
 def _blur(a: np.ndarray) -> np.ndarray:
@@ -50,6 +60,10 @@ def _blur(a: np.ndarray) -> np.ndarray:
 def resize(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Bilinear resize of a 2-D map ``a`` (h, w) to ``shape`` (pixel centres aligned): how a coarse
     surround level is brought back to the size of its centre level."""
+    a = _map(a)
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__") or len(shape) != 2:
+        raise CourseValueError(f"shape must be (rows, cols), two positive ints; got {describe(shape)}.")
+    shape = (positive_int(shape[0], "shape[0] (rows)"), positive_int(shape[1], "shape[1] (cols)"))
     h, w = a.shape
     ys = np.clip((np.arange(shape[0]) + 0.5) * h / shape[0] - 0.5, 0, h - 1)
     xs = np.clip((np.arange(shape[1]) + 0.5) * w / shape[1] - 0.5, 0, w - 1)
@@ -63,6 +77,8 @@ def resize(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def gaussian_pyramid(a: np.ndarray, levels: int) -> list[np.ndarray]:
     """Level 0 is ``a``; each next level is blurred and halved."""
+    levels = nonnegative_int(levels, "levels")
+    _map(a)
     pyramid = [a]
     for _ in range(levels):
         pyramid.append(_blur(pyramid[-1])[::2, ::2])
@@ -92,6 +108,9 @@ def colour_opponents(image) -> tuple[np.ndarray, np.ndarray]:
 
 def gabor_kernel(theta_deg: float, size: int = 9, wavelength: float = 5.0, sigma: float = 2.0) -> np.ndarray:
     """A zero-mean Gabor kernel that responds to bars at ``theta_deg`` (0 = horizontal)."""
+    theta_deg = finite_number(theta_deg, "theta_deg")
+    size = positive_int(size, "size")
+    wavelength, sigma = _positive(wavelength, "wavelength"), _positive(sigma, "sigma")
     half = size // 2
     y, x = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float64)
     t = np.deg2rad(theta_deg)
@@ -114,6 +133,12 @@ def orientation_maps(gray: np.ndarray) -> dict[int, np.ndarray]:
 def centre_surround(feature: np.ndarray, centres=CENTRES, deltas=DELTAS) -> list[np.ndarray]:
     """Feature maps |F(c) - F(s)| for each centre level c and surround level s = c + delta, each at the
     resolution of level c."""
+    for name, levels, check in (("centres", centres, nonnegative_int), ("deltas", deltas, positive_int)):
+        if isinstance(levels, (str, bytes)) or not hasattr(levels, "__iter__") or not len(levels):
+            raise CourseValueError(f"{name} must be a non-empty sequence of pyramid levels, e.g. (2, 3); got "
+                                   f"{describe(levels)}.")
+        for level in levels:
+            check(level, f"each of {name}")
     pyramid = gaussian_pyramid(feature, max(centres) + max(deltas))
     maps = []
     for c in centres:
@@ -134,7 +159,8 @@ def normalize_map(a: np.ndarray, M: float = 1.0) -> np.ndarray:
 
     One strong peak (m small) is promoted; many similar peaks (m close to M) are suppressed.
     """
-    a = np.asarray(a, dtype=np.float64)
+    a = _map(a)
+    M = _positive(M, "M")
     lo, hi = a.min(), a.max()
     if hi - lo <= 1e-12:
         return np.zeros_like(a)
@@ -153,7 +179,8 @@ def saliency_map(image, return_parts: bool = False):
     """
     img = _as_float_image(image)
     if min(img.shape[:2]) < 32:
-        raise ValueError(f"The image is {img.shape[0]} x {img.shape[1]}; the pyramid needs at least 32 x 32 pixels.")
+        raise CourseValueError(f"The image is {img.shape[0]} x {img.shape[1]}; the pyramid needs at least 32 x 32 "
+                               "pixels.")
     target = gaussian_pyramid(img[..., 0], CENTRES[0])[CENTRES[0]].shape
 
     def conspicuity(features: list[np.ndarray]) -> np.ndarray:
@@ -181,8 +208,8 @@ def feature_map(image, feature: str) -> np.ndarray:
     """The normalised centre-surround map of one specific feature (e.g. 'red', 'vertical'), at the
     saliency map's resolution. Bottom-up saliency pools opposite features ('red' and 'green' both raise the
     colour map); a task can ask for one of them."""
-    if feature not in FEATURES:
-        raise ValueError(f"Unknown feature {feature!r}; choose one of {', '.join(FEATURES)}.")
+    if not isinstance(feature, str) or feature not in FEATURES:
+        raise CourseValueError(f"Unknown feature {feature!r}; choose one of {', '.join(FEATURES)}.")
     img = _as_float_image(image)
     gray = intensity(img)
     if feature in ("red", "green", "blue", "yellow"):
@@ -201,6 +228,10 @@ def feature_map(image, feature: str) -> np.ndarray:
 def top_down_saliency(image, gains: dict[str, float], bottom_up_weight: float = 1.0) -> np.ndarray:
     """A task-driven map: bottom-up saliency plus the feature maps the task asks for, each times its gain
     (in the spirit of guided search: Wolfe, 1994; Navalpakkam & Itti, 2005). Scaled to a maximum of 1."""
+    bottom_up_weight = finite_number(bottom_up_weight, "bottom_up_weight")
+    if not isinstance(gains, dict):
+        raise CourseValueError(f"gains must be a dict {{feature: gain}}, e.g. {{'red': 2.0}}; got {describe(gains)}.")
+    gains = {feature: finite_number(gain, f"the gain of {feature!r}") for feature, gain in gains.items()}
     total = bottom_up_weight * saliency_map(image)
     for feature, gain in gains.items():
         total = total + gain * feature_map(image, feature)
@@ -213,11 +244,11 @@ def winner_take_all(saliency: np.ndarray, k: int = 5, radius: float = 3.0) -> li
     Each step the most salient place wins (winner-take-all); inhibition of return then suppresses a disk
     of ``radius`` (in map pixels) around it, so attention moves on to the next place.
     """
-    s = np.array(saliency, dtype=np.float64, copy=True)
-    if s.ndim != 2:
-        raise ValueError(f"Expected a 2-D saliency map, got shape {s.shape}.")
-    if k < 1 or radius <= 0:
-        raise ValueError(f"Need k >= 1 and radius > 0, got k={k}, radius={radius}.")
+    s = np.array(finite_array(saliency, "the saliency map", allow_empty=True), dtype=np.float64, copy=True)
+    if s.ndim != 2 or s.size == 0:
+        raise CourseValueError(f"Expected a 2-D saliency map, got shape {s.shape}.")
+    k = positive_int(k, "k", hint="Need k >= 1 fixations.")
+    radius = _positive(radius, "radius")
     yy, xx = np.mgrid[:s.shape[0], :s.shape[1]]
     path = []
     for _ in range(k):
@@ -228,6 +259,20 @@ def winner_take_all(saliency: np.ndarray, k: int = 5, radius: float = 3.0) -> li
 
 
 # ---------------------------------------------------------------- scenes
+
+#: Each bar of a scene gets a square cell of at least this many pixels (its 11-pixel length, a jitter of a
+#: sixth of the cell either way, and a gap), so bars never overlap or leave the image.
+CELL = 16
+
+
+def _scene_args(n, size, seed) -> None:
+    n, size = positive_int(n, "n"), positive_int(size, "size")
+    if size < CELL * n:
+        raise CourseValueError(f"A scene of {n} x {n} bars needs size >= {CELL * n} pixels ({CELL} per bar); got "
+                               f"size={size}. Use fewer bars or a larger size.")
+    if seed is not None:
+        nonnegative_int(seed, "seed")
+
 
 def _grid_positions(n: int, size: int, rng) -> list[tuple[int, int]]:
     step = size // n
@@ -259,6 +304,7 @@ _COLOURS = {"orange": ORANGE, "blue": BLUE}
 
 def bars_scene(n: int = 6, size: int = 128, seed: int = 0):
     """Vertical blue bars and one horizontal one. Returns (image, (row, col) of the odd bar)."""
+    _scene_args(n, size, seed)
     rng = np.random.default_rng(seed)
     pos = _grid_positions(n, size, rng)
     odd = int(rng.integers(len(pos)))
@@ -267,6 +313,7 @@ def bars_scene(n: int = 6, size: int = 128, seed: int = 0):
 
 def colour_scene(n: int = 6, size: int = 128, seed: int = 0):
     """Vertical blue bars and one orange one. Returns (image, (row, col) of the orange bar)."""
+    _scene_args(n, size, seed)
     rng = np.random.default_rng(seed)
     pos = _grid_positions(n, size, rng)
     odd = int(rng.integers(len(pos)))
@@ -276,6 +323,7 @@ def colour_scene(n: int = 6, size: int = 128, seed: int = 0):
 def conjunction_scene(n: int = 6, size: int = 128, seed: int = 0):
     """An orange vertical target among orange horizontal and blue vertical bars: it differs from every
     distractor only in the conjunction of colour and orientation. Returns (image, target, positions)."""
+    _scene_args(n, size, seed)
     rng = np.random.default_rng(seed)
     pos = _grid_positions(n, size, rng)
     odd = int(rng.integers(len(pos)))
@@ -291,9 +339,9 @@ def conjunction_scene(n: int = 6, size: int = 128, seed: int = 0):
 
 
 def _parse_kind(kind: str) -> tuple[tuple[float, float, float], bool]:
-    words = kind.split()
+    words = kind.split() if isinstance(kind, str) else []
     if len(words) != 2 or words[0] not in _COLOURS or words[1] not in ("horizontal", "vertical"):
-        raise ValueError(f"A bar is described as '<colour> <orientation>' with colour in {sorted(_COLOURS)} and "
+        raise CourseValueError(f"A bar is described as '<colour> <orientation>' with colour in {sorted(_COLOURS)} and "
                          f"orientation 'horizontal' or 'vertical', e.g. 'orange vertical'; got {kind!r}.")
     return _COLOURS[words[0]], words[1] == "horizontal"
 
@@ -302,8 +350,11 @@ def search_scene(target: str, distractors, n: int = 6, size: int = 128, seed: in
     """A visual-search scene of n x n bars: one ``target`` (e.g. ``"orange vertical"``) among distractors,
     each drawn at random from the kinds in ``distractors`` (e.g. ``["blue vertical", "blue horizontal"]``).
     Returns (image, (row, col) of the target, positions of all bars)."""
+    _scene_args(n, size, seed)
     colour, horizontal = _parse_kind(target)
     kinds = [_parse_kind(k) for k in ([distractors] if isinstance(distractors, str) else distractors)]
+    if not kinds:
+        raise CourseValueError("distractors is empty: give at least one kind, e.g. ['blue vertical'].")
     rng = np.random.default_rng(seed)
     pos = _grid_positions(n, size, rng)
     odd = int(rng.integers(len(pos)))
@@ -316,12 +367,17 @@ def search_scene(target: str, distractors, n: int = 6, size: int = 128, seed: in
 
 def to_image(rc) -> tuple[int, int]:
     """The image pixel (row, col) at the centre of saliency-map pixel ``rc`` = (row, col)."""
+    if isinstance(rc, (str, bytes)) or not hasattr(rc, "__len__") or len(rc) != 2:
+        raise CourseValueError(f"rc must be a map pixel (row, col), two ints >= 0; got {describe(rc)}.")
+    rc = (nonnegative_int(rc[0], "rc[0] (row)"), nonnegative_int(rc[1], "rc[1] (col)"))
     return int(rc[0]) * SCALE + SCALE // 2, int(rc[1]) * SCALE + SCALE // 2
 
 
 def nearest_item(rc, positions) -> int:
     """Index of the item (among ``positions``, image pixels) nearest to saliency-map pixel ``rc``."""
     r, c = to_image(rc)
+    if not len(positions):
+        raise CourseValueError("positions is empty: there is no item to be nearest to.")
     return int(np.argmin([(r - p[0]) ** 2 + (c - p[1]) ** 2 for p in positions]))
 
 

@@ -124,7 +124,8 @@ def test_scorecam_weights_by_hand():
     np.testing.assert_allclose(ex.maps[0], np.maximum(A @ np.array(want), 0), rtol=1e-5)
     # a feature map that is constant on the image masks nothing: weight 0, no forward pass spent on it
     flat = np.full((1, 4, 4, 1), 0.5, np.float32)
-    ex = E.ScoreCAM(model, "conv", value_range=(0, 1)).explain(flat, 0)
+    with pytest.warns(E.EmptyMapWarning, match="constant over the image"):
+        ex = E.ScoreCAM(model, "conv", value_range=(0, 1)).explain(flat, 0)
     assert (ex.weights == 0).all() and ex.extra["forward_passes"] == 0
 
 
