@@ -242,7 +242,8 @@ def winner_take_all(saliency: np.ndarray, k: int = 5, radius: float = 3.0) -> li
     """The first ``k`` fixations (row, col) on a saliency map.
 
     Each step the most salient place wins (winner-take-all); inhibition of return then suppresses a disk
-    of ``radius`` (in map pixels) around it, so attention moves on to the next place.
+    of ``radius`` (in map pixels) around it, so attention moves on to the next place. Once every place is
+    inhibited there is nothing left to attend to, and the path ends there: it may be shorter than ``k``.
     """
     s = np.array(finite_array(saliency, "the saliency map", allow_empty=True), dtype=np.float64, copy=True)
     if s.ndim != 2 or s.size == 0:
@@ -252,6 +253,8 @@ def winner_take_all(saliency: np.ndarray, k: int = 5, radius: float = 3.0) -> li
     yy, xx = np.mgrid[:s.shape[0], :s.shape[1]]
     path = []
     for _ in range(k):
+        if np.isneginf(s).all():      # the whole map is inhibited: no winner is left
+            break
         r, c = np.unravel_index(int(np.argmax(s)), s.shape)
         path.append((int(r), int(c)))
         s[(yy - r) ** 2 + (xx - c) ** 2 <= radius ** 2] = -np.inf

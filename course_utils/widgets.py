@@ -7,6 +7,7 @@ Explainers are built once per (method, layer) and cached, so a moving slider reu
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 
@@ -225,9 +226,9 @@ class Explorer:
         class_index = _wanted_class(class_index, len(self.class_names))
         layer = _layer(layer, self.layers)
         _method(method)
-        out = {"index": index, "method": method, "layer": layer, "error": None}
+        out = {"index": index, "method": method, "layer": layer, "error": None, "empty": None}
         try:
-            ex = self.explainer(method, layer).explain(self.images[index], class_index)
+            ex, out["empty"] = _explain_shown(self.explainer(method, layer), self.images[index], class_index)
         except ValueError as err:
             if method != "CAM":
                 raise
@@ -285,7 +286,7 @@ class Explorer:
             art["base"].set_data(img)
             art["base"].set_alpha(1.0)
             art["heat"].set_data(r["map"])
-            art["note"].set_text("")
+            art["note"].set_text(EMPTY_NOTE if r["empty"] else "")
             ax1.set_title(f"{method} for '{name}' at {r['layer']}")
         art["heat"].set_visible(heat_visible)
         art["bar"].ax.set_visible(heat_visible)
@@ -386,6 +387,25 @@ class _Photo:
         return np.asarray(Image.fromarray(coarse).resize(size, Image.Resampling.BOX))
 
 
+def _explain_shown(explainer, image, class_index):
+    """``explainer.explain(image, class_index)`` for a picture: an empty map is an answer that the picture states,
+    so its :class:`~course_utils.explain.EmptyMapWarning` is returned as a message instead of printed under the
+    widget; any other warning passes on. Returns the explanation and the message (or None)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", explain.EmptyMapWarning)
+        ex = explainer.explain(image, class_index)
+    empty = None
+    for w in caught:
+        if issubclass(w.category, explain.EmptyMapWarning):
+            empty = str(w.message)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return ex, empty
+
+
+EMPTY_NOTE = "Empty map: no positive evidence\nfor this class here."
+
+
 def _own_image_figure(model, photo: _Photo, method: str, class_index, layer, class_names, cache: dict):
     """:func:`own_image_figure` for a prepared photo; returns the figure and the model's logits."""
     import matplotlib.pyplot as plt
@@ -397,7 +417,7 @@ def _own_image_figure(model, photo: _Photo, method: str, class_index, layer, cla
     key = (method, layer)
     if key not in cache:
         cache[key] = _build(method, model, layer)
-    ex = cache[key].explain(photo.small, _wanted_class(class_index, len(names)))
+    ex, empty = _explain_shown(cache[key], photo.small, _wanted_class(class_index, len(names)))
     top, probs = _top3(ex.logits[0])
     h, w = photo.height, photo.width
     side = min(h, w)
@@ -419,7 +439,8 @@ def _own_image_figure(model, photo: _Photo, method: str, class_index, layer, cla
     ax0.add_patch(Rectangle((left_px - 0.5, top_px - 0.5), side, side, fill=False, color="white", lw=1, ls="--"))
     ax0.set_xlim(-0.5, w - 0.5)
     ax0.set_ylim(h - 0.5, -0.5)
-    ax0.set_title(f"{method} for '{name}'\n({w} x {h} photo; dashed: what the model sees at 32 x 32)")
+    ax0.set_title(f"{method} for '{name}'" + (" (empty map: no positive evidence)" if empty else "")
+                  + f"\n({w} x {h} photo; dashed: what the model sees at 32 x 32)")
     ax0.axis("off")
     ax1.barh([names[c] for c in top[::-1]], probs[top[::-1]], color="tab:blue")
     ax1.set_xlim(0, 1)

@@ -1,6 +1,8 @@
 """The functions behind the sliders: maps change where they must and agree where they must."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -133,3 +135,30 @@ def test_compare_methods_figure(course_model, test_images):
     titles = [ax.get_title() for ax in fig.axes]
     assert titles == ["image", "CAM", "Grad-CAM", "guided backprop", "guided Grad-CAM"]
     assert "'cat'" in fig._suptitle.get_text()
+
+
+def test_an_empty_map_is_stated_on_the_picture_not_warned_under_the_widget(course_model, cifar10, recwarn):
+    """A class with no positive evidence gives an all-zero Grad-CAM: the explorer says so in the picture (the
+    explainer's EmptyMapWarning is not printed under the widget); a class with evidence has no note."""
+    (_, _), (x, y) = cifar10
+    x = x[:200].astype("float32")
+    grad_cam = cu.explain.GradCAM(course_model)
+    empty = None
+    for c in range(10):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            found = grad_cam.explain(x, np.full(len(x), c)).extra.get("empty_maps")
+        if found is not None and len(found):
+            empty = (int(found[0]), c)
+            break
+    if empty is None:
+        pytest.skip("no image among these has a class with an empty Grad-CAM map")
+    recwarn.clear()
+    explorer = cu.widgets.Explorer(course_model, x[empty[0]:empty[0] + 1], y[empty[0]:empty[0] + 1])
+    r = explorer.compute(0, empty[1], "conv4", "Grad-CAM")
+    assert not r["map"].any() and r["empty"] and "positive" in r["empty"]
+    explorer.render(0, empty[1], "conv4", "Grad-CAM")
+    assert not [w for w in recwarn if issubclass(w.category, cu.explain.EmptyMapWarning)]
+    assert explorer._canvas[3]["note"].get_text() == cu.widgets.EMPTY_NOTE
+    explorer.render(0, None, "conv4", "Grad-CAM")
+    assert explorer.compute(0)["empty"] is None and explorer._canvas[3]["note"].get_text() == ""
