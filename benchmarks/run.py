@@ -2,7 +2,7 @@
 
     python benchmarks/run.py            # CIFAR10_PATH must point at the data; tf-keras-vis 0.8.7 optional
     python benchmarks/run.py --quick    # fewer repeats, no notebooks, no test suite
-    python benchmarks/run.py --full     # also time every notebook and the whole `pytest --nbval` run
+    python benchmarks/run.py --full     # also time every notebook (and its kernel's peak memory) and the whole test run
     python benchmarks/run.py --only road  # just the ROAD row (notebook 07's faithfulness metric)
     python benchmarks/run.py --only beyond  # just notebook 10's methods, with tf-keras-vis where it has them
 
@@ -365,17 +365,19 @@ def main(argv=None) -> None:
         import tempfile
         from pathlib import Path
 
-        from course_utils.notebooks import execute
+        from course_utils.notebooks import measure
 
         root = Path(HERE).parent
         with tempfile.TemporaryDirectory() as tmp:
             for nb in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
                 copy = Path(tmp) / nb.name
                 shutil.copy(nb, copy)
-                seconds = execute(copy)
+                seconds, peak = measure(copy)
                 figures[f"notebook_{nb.stem}"] = seconds
+                figures[f"notebook_{nb.stem}_peak_bytes"] = peak
                 aim = "aim: under 3 min" if nb.name.startswith("03") else "aim: under 1 min"
-                rows.append((f"Notebook `{nb.name}`, executed top to bottom", f"{seconds:.0f} s", aim))
+                rows.append((f"Notebook `{nb.name}`, executed top to bottom", f"{seconds:.0f} s; kernel peak "
+                             f"{peak / 1e9:.2f} GB", aim + "; memory aim: at most 1.2 GB (a class of 30 on 64 GB)"))
         t = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "pytest", "--nbval", "notebooks", "tests", "-q",
                                "-p", "no:cacheprovider"], cwd=root, capture_output=True, text=True)
