@@ -16,7 +16,6 @@ It never downloads anything: when the data is missing it says how to get it. In 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.metadata as metadata
 import json
 import os
@@ -159,14 +158,6 @@ def check_tensorflow() -> Item:
     return Item("TensorFlow", READY, "imports and runs an operation")
 
 
-def _sha256(path: Path) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            sha.update(chunk)
-    return sha.hexdigest()
-
-
 def _card_sha256() -> str | None:
     from . import models
 
@@ -183,6 +174,7 @@ def check_data() -> tuple[Item, Path | None]:
     Returns the item and where the data is (None when it is not found).
     """
     from . import data
+    from .files import sha256
 
     try:
         source = data.find_cifar10(download=False)
@@ -194,7 +186,7 @@ def check_data() -> tuple[Item, Path | None]:
                      "with the right shapes (no archive to compare with the model card's SHA-256)")
     else:
         try:
-            digest = _sha256(source)
+            digest = sha256(source)
         except OSError as exc:
             return Item("CIFAR-10", NOT_READY, f"{source} cannot be read ({exc.strerror or exc})",
                         "check its permissions, or " + GET_DATA), source

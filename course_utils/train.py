@@ -24,7 +24,6 @@ label belongs to one exact image), and the files are named ``course_cnn_random_l
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -36,18 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from . import data, models
-from .files import saved_atomically, write_atomic
+from .files import saved_atomically, sha256, write_atomic
 from .validation import finite_number, fraction, nonnegative_int, positive_int
-
-
-def _sha256(path: Path) -> str | None:
-    if not path.is_file():
-        return None
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _make_schedule_class():
@@ -248,7 +237,7 @@ def main(argv: list[str] | None = None) -> dict:
         "recipe": run_config,
         "normalization": {"mean": [round(m, 4) for m in mean], "std": [round(s, 4) for s in std]},
         "data_archive": str(source.name),
-        "data_archive_sha256": _sha256(archive) if archive else None,
+        "data_archive_sha256": sha256(archive) if archive and archive.is_file() else None,
         "model_file_bytes": model_file.stat().st_size,
         "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,
                      "keras": keras.__version__, "numpy": np.__version__},
