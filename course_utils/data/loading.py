@@ -83,7 +83,7 @@ def _check_meta(meta: Any, source: str) -> list[str]:
         ) from None
 
 
-def _source(path: str | os.PathLike | None) -> Path:
+def _source(path: str | os.PathLike[str] | None) -> Path:
     """Where to read from: ``path`` (``~`` expanded) if given, else :func:`find_cifar10`'s answer."""
     if path is None:
         return find_cifar10()
@@ -101,7 +101,7 @@ def _source(path: str | os.PathLike | None) -> Path:
 # --------------------------------------------------------------------------------------------------
 
 
-def load_raw_batch(name: str, path: str | os.PathLike | None = None) -> dict:
+def load_raw_batch(name: str, path: str | os.PathLike[str] | None = None) -> dict[Any, Any]:
     """Return one pickled file exactly as it is stored: a dict with **bytes** keys.
 
     ``name`` is ``'data_batch_1'`` ... ``'data_batch_5'``, ``'test_batch'`` or ``'batches.meta'``.
@@ -124,13 +124,13 @@ def load_raw_batch(name: str, path: str | os.PathLike | None = None) -> dict:
     return batch
 
 
-def load_class_names(path: str | os.PathLike | None = None) -> list[str]:
+def load_class_names(path: str | os.PathLike[str] | None = None) -> list[str]:
     """The class names from ``batches.meta`` (``b'label_names'``), decoded to str."""
     source = _source(path)
     return _check_meta(load_raw_batch(META, source), f"{source}:{META}")
 
 
-def verify_cifar10(path: str | os.PathLike | None = None) -> Path:
+def verify_cifar10(path: str | os.PathLike[str] | None = None) -> Path:
     """Read every file of CIFAR-10 once and check it; return where the data is.
 
     All six batches must parse to 10,000 uint8 rows of 3,072 values with int labels in 0..9, ``batches.meta``
@@ -163,7 +163,9 @@ def rows_to_images(data: np.ndarray) -> np.ndarray:
     return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
 
 
-def load_cifar10(path: str | os.PathLike | None = None):
+def load_cifar10(
+    path: str | os.PathLike[str] | None = None,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Load all of CIFAR-10: ``(x_train, y_train), (x_test, y_test)``.
 
     Returns uint8 images ``x_train: (50000, 32, 32, 3)``, ``x_test: (10000, 32, 32, 3)`` (channels last,
