@@ -13,7 +13,7 @@ import numpy as np
 from .validation import CourseValueError, describe, finite_array, finite_number, fraction, positive_int
 from .validation import class_names as _class_names
 
-__all__ = ["CMAP", "ALPHA", "STYLES", "set_style", "overlay", "gradient_image", "show_heatmap", "show_images"]
+__all__ = ["CMAP", "ALPHA", "STYLES", "set_style", "gradient_image", "show_heatmap", "show_images"]
 
 #: The heat-map colour map used everywhere in the course: "inferno", perceptually uniform (equal steps in
 #: value look like equal steps in colour), its brightness rises monotonically from black to pale yellow, so
@@ -64,26 +64,6 @@ def _heat(heatmap: Any) -> np.ndarray:
     if heat.ndim != 2:
         raise CourseValueError(f"Expected a heat map (h, w), got shape {heat.shape}.")
     return heat
-
-
-def overlay(image, heatmap, alpha: float = ALPHA, cmap: str = CMAP) -> np.ndarray:
-    """Blend a heat map ``(h, w)`` in [0, 1] over an RGB image ``(H, W, 3)`` (0-255 or 0-1).
-
-    The heat map is resized to the image (bilinear) if needed. Returns ``(H, W, 3)`` floats in [0, 1].
-    """
-    import matplotlib
-
-    img = _as_image(image)
-    heat = _heat(heatmap)
-    alpha = fraction(alpha, "alpha")
-    if not isinstance(cmap, str) or cmap not in matplotlib.colormaps:
-        raise CourseValueError(f"cmap must be the name of a matplotlib colour map such as {CMAP!r}; got {cmap!r}.")
-    if heat.shape != img.shape[:2]:
-        import tensorflow as tf
-
-        heat = tf.image.resize(heat[None, ..., None], img.shape[:2], method="bilinear").numpy()[0, ..., 0]
-    colours = matplotlib.colormaps[cmap](np.clip(heat, 0.0, 1.0))[..., :3]
-    return (1.0 - alpha) * img + alpha * colours
 
 
 def gradient_image(grad, percentile: float = 99.0) -> np.ndarray:
