@@ -90,16 +90,13 @@ def bench_road(model, x_test, repeats: int) -> tuple[list, dict]:
 
 def _bf16_hardware() -> str:
     """What this machine offers for bfloat16 arithmetic; the bfloat16 rows depend on it."""
-    import tensorflow as tf
+    from course_utils.train import bfloat16_hardware
 
-    if tf.config.list_physical_devices("GPU"):
+    found = bfloat16_hardware()
+    if found == ["GPU"]:
         return "TensorFlow runs on a GPU here"
-    try:
-        with open("/proc/cpuinfo") as f:
-            words = {w for line in f if line.startswith(("flags", "Features")) for w in line.split(":", 1)[1].split()}
-    except OSError:
+    if found is None:
         return "this CPU's bfloat16 instructions: unknown (no /proc/cpuinfo)"
-    found = sorted(words & {"avx512_bf16", "amx_bf16", "bf16"})
     return f"this CPU has {', '.join(found)}" if found else "this CPU lists no bfloat16 instructions"
 
 

@@ -13,20 +13,32 @@ ready and 1 otherwise.
 It never downloads anything: when the data is missing it says how to get it. In a notebook,
 ``cu.check.run()`` prints the same report and returns True when ready.
 """
+
 from __future__ import annotations
 
 import argparse
-import hashlib
-import importlib.metadata as metadata
 import json
 import os
 import platform
 import sys
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
-__all__ = ["Item", "ARCHIVE_SIZE", "check_python", "check_packages", "check_tensorflow",
-           "check_data", "check_model", "check_widgets", "run_checks", "report", "run", "main"]
+__all__ = [
+    "ARCHIVE_SIZE",
+    "Item",
+    "check_data",
+    "check_model",
+    "check_packages",
+    "check_python",
+    "check_tensorflow",
+    "check_widgets",
+    "main",
+    "report",
+    "run",
+    "run_checks",
+]
 
 DIST = "course_utils"
 #: The size the CIFAR-10 page gives for the "python version" archive.
@@ -39,7 +51,7 @@ GET_DATA = (
     "- from a copy (a USB stick, a shared folder): set CIFAR10_PATH to its cifar-10-python.tar.gz\n"
     "  (README.md, 'An offline classroom');\n"
     f"- from the internet, once ({ARCHIVE_SIZE}): run notebook 00, or\n"
-    "  python -c \"import course_utils as cu; cu.data.find_cifar10()\""
+    '  python -c "import course_utils as cu; cu.data.find_cifar10()"'
 )
 
 
@@ -60,14 +72,16 @@ class Item:
         """``  status     name: message``, then the fix (if any) indented under it."""
         text = f"  {self.status:<10} {self.name}: {self.message}"
         if self.fix:
-            text += "\n" + "\n".join(f"{'':<13}{'fix: ' if i == 0 else '     '}{part}"
-                                      for i, part in enumerate(self.fix.splitlines()))
+            text += "\n" + "\n".join(
+                f"{'':<13}{'fix: ' if i == 0 else '     '}{part}" for i, part in enumerate(self.fix.splitlines())
+            )
         return text
 
 
 # --------------------------------------------------------------------------------------------------
 # Versions
 # --------------------------------------------------------------------------------------------------
+
 
 def _distribution():
     """The installed course_utils distribution. An ``.egg-info`` folder left in the course folder by an
@@ -97,14 +111,22 @@ def check_python(dist=None) -> Item:
     dist = dist or _distribution()
     here = platform.python_version()
     if dist is None:
-        return Item("Python", SKIPPED, "course_utils is not installed, so its needs are unknown",
-                    'in the course folder, run: pip install -e ".[lab]"')
+        return Item(
+            "Python",
+            SKIPPED,
+            "course_utils is not installed, so its needs are unknown",
+            'in the course folder, run: pip install -e ".[lab]"',
+        )
     spec = SpecifierSet(dist.metadata.get("Requires-Python") or "")
     if spec.contains(here, prereleases=True):
         return Item("Python", READY, "a version the course supports")
-    return Item("Python", NOT_READY, f"Python {here} is installed; the course needs Python {spec}",
-                "install a Python in that range (python.org or conda), make a new environment with it and "
-                "install the course again (README.md, 'Setup')")
+    return Item(
+        "Python",
+        NOT_READY,
+        f"Python {here} is installed; the course needs Python {spec}",
+        "install a Python in that range (python.org or conda), make a new environment with it and "
+        "install the course again (README.md, 'Setup')",
+    )
 
 
 def check_packages(dist=None, version=metadata.version) -> Item:
@@ -114,8 +136,12 @@ def check_packages(dist=None, version=metadata.version) -> Item:
     """
     dist = dist or _distribution()
     if dist is None:
-        return Item("packages", NOT_READY, "course_utils is not installed in this Python",
-                    'in the course folder, run: pip install -e ".[lab]" (README.md, \'Setup\')')
+        return Item(
+            "packages",
+            NOT_READY,
+            "course_utils is not installed in this Python",
+            "in the course folder, run: pip install -e \".[lab]\" (README.md, 'Setup')",
+        )
     wrong = []
     for req in _requirements(dist):
         try:
@@ -126,15 +152,20 @@ def check_packages(dist=None, version=metadata.version) -> Item:
         if req.specifier and not req.specifier.contains(installed, prereleases=True):
             wrong.append(f"{req.name} {installed} is installed (needs {req})")
     if wrong:
-        return Item("packages", NOT_READY, "; ".join(wrong),
-                    'in the course folder, run: pip install -e ".[lab]" (it installs the versions the course '
-                    "needs); on an Intel Mac or Python outside 3.11-3.13 see README.md, 'Setup'")
+        return Item(
+            "packages",
+            NOT_READY,
+            "; ".join(wrong),
+            'in the course folder, run: pip install -e ".[lab]" (it installs the versions the course '
+            "needs); on an Intel Mac or Python outside 3.11-3.13 see README.md, 'Setup'",
+        )
     return Item("packages", READY, "every package the course needs is installed, at a version it allows")
 
 
 # --------------------------------------------------------------------------------------------------
 # TensorFlow, data, model
 # --------------------------------------------------------------------------------------------------
+
 
 def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:240]
@@ -150,21 +181,17 @@ def check_tensorflow() -> Item:
         import tensorflow as tf
 
         value = float(tf.reduce_sum(tf.constant([1.0, 2.0])))
-    except Exception as exc:  # ImportError, a DLL that fails to load, an illegal instruction is not caught
-        return Item("TensorFlow", NOT_READY, f"does not import ({_first_line(exc)})",
-                    "pip install --force-reinstall \"tensorflow>=2.18\" in this environment; TensorFlow has "
-                    "wheels for Python 3.10-3.13 only; the course needs 3.11-3.13 (README.md, 'Setup')")
+    except Exception as exc:  # noqa: BLE001 - ImportError, a DLL that fails to load, an illegal instruction is not caught
+        return Item(
+            "TensorFlow",
+            NOT_READY,
+            f"does not import ({_first_line(exc)})",
+            'pip install --force-reinstall "tensorflow>=2.18" in this environment; TensorFlow has '
+            "wheels for Python 3.10-3.13 only; the course needs 3.11-3.13 (README.md, 'Setup')",
+        )
     if value != 3.0:
         return Item("TensorFlow", NOT_READY, f"1 + 2 gave {value}", "reinstall TensorFlow")
     return Item("TensorFlow", READY, "imports and runs an operation")
-
-
-def _sha256(path: Path) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            sha.update(chunk)
-    return sha.hexdigest()
 
 
 def _card_sha256() -> str | None:
@@ -172,7 +199,7 @@ def _card_sha256() -> str | None:
 
     try:
         return models.load_model_card().get("data_archive_sha256")
-    except (OSError, ValueError):      # ModelNotFoundError, ModelFileError
+    except (OSError, ValueError):  # ModelNotFoundError, ModelFileError
         return None
 
 
@@ -183,6 +210,7 @@ def check_data() -> tuple[Item, Path | None]:
     Returns the item and where the data is (None when it is not found).
     """
     from . import data
+    from .files import sha256
 
     try:
         source = data.find_cifar10(download=False)
@@ -190,29 +218,58 @@ def check_data() -> tuple[Item, Path | None]:
         message = str(err).splitlines()[0].replace("CIFAR-10 was not found", "not found", 1)
         return Item("CIFAR-10", NOT_READY, message, GET_DATA), None
     if source.is_dir():
-        ready = Item("CIFAR-10", READY, "found, as an extracted folder whose six batches and batches.meta load "
-                     "with the right shapes (no archive to compare with the model card's SHA-256)")
+        ready = Item(
+            "CIFAR-10",
+            READY,
+            "found, as an extracted folder whose six batches and batches.meta load "
+            "with the right shapes (no archive to compare with the model card's SHA-256)",
+        )
     else:
         try:
-            digest = _sha256(source)
+            digest = sha256(source)
         except OSError as exc:
-            return Item("CIFAR-10", NOT_READY, f"{source} cannot be read ({exc.strerror or exc})",
-                        "check its permissions, or " + GET_DATA), source
+            return Item(
+                "CIFAR-10",
+                NOT_READY,
+                f"{source} cannot be read ({exc.strerror or exc})",
+                "check its permissions, or " + GET_DATA,
+            ), source
         if digest == _card_sha256():
-            ready = Item("CIFAR-10", READY, "found, and its SHA-256 is the model card's (the archive the course "
-                         "model was tested on)")
+            ready = Item(
+                "CIFAR-10",
+                READY,
+                "found, and its SHA-256 is the model card's (the archive the course model was tested on)",
+            )
         elif digest == data.CIFAR10_SHA256:
-            ready = Item("CIFAR-10", READY, "found: the official archive (its SHA-256 is the one Keras checks; the "
-                         "model card's is a lossless rebuild with the same images)")
+            ready = Item(
+                "CIFAR-10",
+                READY,
+                "found: the official archive (its SHA-256 is the one Keras checks; the "
+                "model card's is a lossless rebuild with the same images)",
+            )
         else:
-            return (Item("CIFAR-10", NOT_READY, f"the archive's SHA-256 starts {digest[:12]}, neither the model "
-                         "card's nor the official archive's: it is damaged, cut short or another file",
-                         "delete it, then " + GET_DATA), source)
+            return (
+                Item(
+                    "CIFAR-10",
+                    NOT_READY,
+                    f"the archive's SHA-256 starts {digest[:12]}, neither the model "
+                    "card's nor the official archive's: it is damaged, cut short or another file",
+                    "delete it, then " + GET_DATA,
+                ),
+                source,
+            )
     try:
         data.verify_cifar10(source)
     except data.CIFAR10DataError as err:
-        return (Item("CIFAR-10", NOT_READY, "found, but it does not load: " + str(err).splitlines()[0][:400],
-                     "delete it, then " + GET_DATA), source)
+        return (
+            Item(
+                "CIFAR-10",
+                NOT_READY,
+                "found, but it does not load: " + str(err).splitlines()[0][:400],
+                "delete it, then " + GET_DATA,
+            ),
+            source,
+        )
     return ready, source
 
 
@@ -233,22 +290,31 @@ def check_model(source: Path | None, tensorflow_ok: bool = True) -> Item:
         labels = np.asarray(batch[b"labels"])
         first = [int(np.flatnonzero(labels == c)[0]) for c in range(10)]
         guesses = model(images[first].astype("float32"), training=False).numpy().argmax(axis=1)
-    except Exception as exc:
-        return Item("course model", NOT_READY, f"could not load or run ({_first_line(exc)})",
-                    'reinstall the course (pip install -e ".[lab]"); if CIFAR-10 is the cause, get it again')
+    except Exception as exc:  # noqa: BLE001 - any failure of the model or the data is a NOT READY line
+        return Item(
+            "course model",
+            NOT_READY,
+            f"could not load or run ({_first_line(exc)})",
+            'reinstall the course (pip install -e ".[lab]"); if CIFAR-10 is the cause, get it again',
+        )
     right = int((guesses == labels[first]).sum())
     if right < len(first):
         wrong = [data.CLASS_NAMES[c] for c in range(10) if guesses[c] != c]
-        return Item("course model", NOT_READY, f"labels only {right} of {len(first)} test images (one per "
-                    f"class) correctly; wrong: {', '.join(wrong)}",
-                    "the model file or the data is not the course's: reinstall the course and get CIFAR-10 again")
-    return Item("course model", READY, f"loads and labels {right} of {len(first)} test images (one per class) "
-                "correctly")
+        return Item(
+            "course model",
+            NOT_READY,
+            f"labels only {right} of {len(first)} test images (one per class) correctly; wrong: {', '.join(wrong)}",
+            "the model file or the data is not the course's: reinstall the course and get CIFAR-10 again",
+        )
+    return Item(
+        "course model", READY, f"loads and labels {right} of {len(first)} test images (one per class) correctly"
+    )
 
 
 # --------------------------------------------------------------------------------------------------
 # The widgets' front end
 # --------------------------------------------------------------------------------------------------
+
 
 def _labextension_dirs() -> list[Path]:
     try:
@@ -263,13 +329,21 @@ def check_widgets(labextension_dirs: list[Path] | None = None) -> Item:
     try:
         import ipywidgets
     except ImportError as exc:
-        return Item("widgets", NOT_READY, f"ipywidgets does not import ({_first_line(exc)})",
-                    'pip install -e ".[lab]" in the course folder')
+        return Item(
+            "widgets",
+            NOT_READY,
+            f"ipywidgets does not import ({_first_line(exc)})",
+            'pip install -e ".[lab]" in the course folder',
+        )
     try:
         metadata.version("jupyterlab")
     except metadata.PackageNotFoundError:
-        return Item("widgets", READY, "ipywidgets is installed; JupyterLab is not, which is right in VS Code or "
-                    "Colab (their front end is built in); for JupyterLab: pip install -e \".[lab]\"")
+        return Item(
+            "widgets",
+            READY,
+            "ipywidgets is installed; JupyterLab is not, which is right in VS Code or "
+            'Colab (their front end is built in); for JupyterLab: pip install -e ".[lab]"',
+        )
     for folder in labextension_dirs if labextension_dirs is not None else _labextension_dirs():
         package = folder / "@jupyter-widgets" / "jupyterlab-manager" / "package.json"
         if package.is_file():
@@ -278,16 +352,25 @@ def check_widgets(labextension_dirs: list[Path] | None = None) -> Item:
             except (OSError, ValueError, KeyError):
                 major = 0
             if int(ipywidgets.__version__.split(".")[0]) >= 8 and major < 5:
-                return Item("widgets", NOT_READY, "JupyterLab's widgets extension is older than ipywidgets 8 "
-                            "(the sliders would not show)", "pip install -U jupyterlab_widgets")
+                return Item(
+                    "widgets",
+                    NOT_READY,
+                    "JupyterLab's widgets extension is older than ipywidgets 8 (the sliders would not show)",
+                    "pip install -U jupyterlab_widgets",
+                )
             return Item("widgets", READY, "the ipywidgets front end for JupyterLab is installed")
-    return Item("widgets", NOT_READY, "JupyterLab is installed but its widgets extension is not (the sliders "
-                "would show as text)", "pip install jupyterlab_widgets, then restart JupyterLab")
+    return Item(
+        "widgets",
+        NOT_READY,
+        "JupyterLab is installed but its widgets extension is not (the sliders would show as text)",
+        "pip install jupyterlab_widgets, then restart JupyterLab",
+    )
 
 
 # --------------------------------------------------------------------------------------------------
 # The report
 # --------------------------------------------------------------------------------------------------
+
 
 def run_checks() -> list[Item]:
     """Every item of the check, in order. Never downloads anything."""
@@ -307,8 +390,10 @@ def report(items: list[Item]) -> str:
     if all(item.ok for item in items):
         lines.append("Ready: this computer can run the course.")
     else:
-        lines.append(f"Not ready: fix {', '.join(bad) or 'the items above'} (see 'fix:'), "
-                     "then run python -m course_utils.check again.")
+        lines.append(
+            f"Not ready: fix {', '.join(bad) or 'the items above'} (see 'fix:'), "
+            "then run python -m course_utils.check again."
+        )
     return "\n".join(lines)
 
 

@@ -1,5 +1,6 @@
-"""Writing files safely: every file the course writes (student copies, evaluation results, caches) goes through
-:func:`write_atomic`.
+"""Files: written safely, and read for their SHA-256 (:func:`sha256`).
+
+Every file the course writes (student copies, evaluation results, caches) goes through :func:`write_atomic`.
 
 - **Atomic**: the bytes go to a new, private file in the same folder (created with ``O_EXCL``, so nothing
   planted there in advance is opened), which is flushed to disk and then renamed over the target. A reader
@@ -10,16 +11,19 @@
 - **Only inside the folder the user named**: with ``inside=``, a target whose real folder lies outside it (a
   ``..`` in the name, a folder that is a link to elsewhere) is refused with :class:`UnsafePathError`.
 """
+
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from .validation import CourseError
 
-__all__ = ["UnsafePathError", "private_temp_dir", "saved_atomically", "write_atomic"]
+__all__ = ["UnsafePathError", "private_temp_dir", "saved_atomically", "sha256", "write_atomic"]
 
 
 class UnsafePathError(CourseError, OSError):
@@ -28,27 +32,33 @@ class UnsafePathError(CourseError, OSError):
 
 def _check_folder(folder: Path, inside: Path | None) -> Path:
     if folder.exists() and not folder.is_dir():
-        raise UnsafePathError(f"{folder} is a file, not a folder: choose a folder to write into (it is created if "
-                              "it does not exist).")
+        raise UnsafePathError(
+            f"{folder} is a file, not a folder: choose a folder to write into (it is created if it does not exist)."
+        )
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UnsafePathError(f"Cannot create the folder {folder}: {exc.strerror or exc}. Choose a folder you can "
-                              "write to.") from None
+        raise UnsafePathError(
+            f"Cannot create the folder {folder}: {exc.strerror or exc}. Choose a folder you can write to."
+        ) from None
     real = folder.resolve()
     if inside is not None:
         root = Path(inside).resolve()
         if real != root and root not in real.parents:
-            raise UnsafePathError(f"Refusing to write into {folder}: it resolves to {real}, outside {root}, the folder "
-                                  "named for the output (a link or '..' leads out of it).")
+            raise UnsafePathError(
+                f"Refusing to write into {folder}: it resolves to {real}, outside {root}, the folder "
+                "named for the output (a link or '..' leads out of it)."
+            )
     if not os.access(real, os.W_OK | os.X_OK):
-        raise UnsafePathError(f"The folder {folder} is read-only for this user: choose another output folder, or "
-                              "make this one writable.")
+        raise UnsafePathError(
+            f"The folder {folder} is read-only for this user: choose another output folder, or make this one writable."
+        )
     return real
 
 
-def write_atomic(path: str | os.PathLike[str], data: bytes | str, *, inside: str | os.PathLike[str] | None = None,
-                 mode: int = 0o644) -> Path:
+def write_atomic(
+    path: str | os.PathLike[str], data: bytes | str, *, inside: str | os.PathLike[str] | None = None, mode: int = 0o644
+) -> Path:
     """Write ``data`` (``str`` as UTF-8) to ``path`` atomically, replacing (never following) a link there.
 
     ``inside``: the folder the user named; the target must stay inside it. Returns the path written.
@@ -78,7 +88,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str, *, inside: str
 
 
 @contextlib.contextmanager
-def saved_atomically(path: str | os.PathLike[str], *, inside: str | os.PathLike[str] | None = None):
+def saved_atomically(path: str | os.PathLike[str], *, inside: str | os.PathLike[str] | None = None) -> Iterator[Path]:
     """For a library that writes a file itself (``model.save(p)``): yields a new temporary path in the target's
     folder with the same suffix; when the block ends without an error, it is renamed over ``path`` (a link there
     is replaced, not followed); after an error it is removed and ``path`` is left as it was."""
@@ -98,3 +108,12 @@ def saved_atomically(path: str | os.PathLike[str], *, inside: str | os.PathLike[
 def private_temp_dir(prefix: str = "course_utils_") -> Path:
     """A new folder only this user can read (``mkdtemp``: unpredictable name, mode 0700)."""
     return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+def sha256(path: str | os.PathLike[str]) -> str:
+    """The SHA-256 of the file at ``path``, as 64 hex digits, read 1 MiB at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(2**20), b""):
+            digest.update(block)
+    return digest.hexdigest()

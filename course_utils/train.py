@@ -21,33 +21,25 @@ permuted once (seed fixed, so every class keeps its count), crops and flips are 
 label belongs to one exact image), and the files are named ``course_cnn_random_labels.keras`` and
 ``model_card_random_labels.json``; the card also records the accuracy on the (random) training labels.
 """
+
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import os
 import platform
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
 from . import data, models
-from .files import saved_atomically, write_atomic
+from .files import saved_atomically, sha256, write_atomic
 from .validation import finite_number, fraction, nonnegative_int, positive_int
-
-
-def _sha256(path: Path) -> str | None:
-    if not path.is_file():
-        return None
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _make_schedule_class():
@@ -101,11 +93,11 @@ def _make_dataset_class():
             return math.ceil(len(self.y) / self.batch_size)
 
         def __getitem__(self, i: int):
-            idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
+            idx = self.order[i * self.batch_size : (i + 1) * self.batch_size]
             out = np.empty((len(idx), 32, 32, 3), dtype=np.float32)
             for j, k in enumerate(idx):
                 dy, dx = self.offsets[k]
-                img = self.x[k, dy:dy + 32, dx:dx + 32]
+                img = self.x[k, dy : dy + 32, dx : dx + 32]
                 out[j] = img[:, ::-1] if self.flips[k] else img
             return out, self.onehot[self.y[idx]]
 
@@ -128,13 +120,38 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
         nonnegative_int(args.limit, "--limit", hint="0 means all 50,000 training images.")
         nonnegative_int(args.stop_after, "--stop-after")
         if args.limit and args.limit < args.batch_size:
-            raise CourseValueError(f"--limit {args.limit} is smaller than --batch-size {args.batch_size}: not one "
-                                   "full batch to train on. Raise --limit or lower --batch-size.")
+            raise CourseValueError(
+                f"--limit {args.limit} is smaller than --batch-size {args.batch_size}: not one "
+                "full batch to train on. Raise --limit or lower --batch-size."
+            )
     except CourseValueError as exc:
         parser.error(str(exc))
 
 
-def main(argv: list[str] | None = None) -> dict:
+#: The bfloat16 instructions a CPU lists in /proc/cpuinfo: avx512_bf16 and amx_bf16 (x86), bf16 (Arm).
+BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
+# Where training runs in mixed bfloat16 by default: a GPU, or an x86 CPU with bfloat16 instructions
+# (avx512_bf16 doubles the speed of the convolutions; Arm's bf16 was not measured, so float32 there).
+_FAST_BFLOAT16 = {"GPU", "avx512_bf16", "amx_bf16"}
+
+
+def bfloat16_hardware() -> list[str] | None:
+    """What this machine offers for bfloat16 arithmetic: ``["GPU"]`` when TensorFlow sees a GPU, else the
+    :data:`BFLOAT16_FLAGS` the CPU lists in /proc/cpuinfo (sorted; ``[]`` for none), or None where there is no
+    /proc/cpuinfo to ask. Used by the training's ``--precision auto`` and by the benchmarks."""
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        return ["GPU"]
+    try:
+        with open("/proc/cpuinfo") as f:
+            words = {w for line in f if line.startswith(("flags", "Features")) for w in line.split(":", 1)[1].split()}
+    except OSError:
+        return None
+    return sorted(words & set(BFLOAT16_FLAGS))
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m course_utils.train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=28)  # the shipped model's recipe
     parser.add_argument("--batch-size", type=int, default=256)
@@ -144,45 +161,59 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--limit", type=int, default=0, help="train on the first N images only (smoke runs)")
     parser.add_argument("--precision", choices=["auto", "float32", "mixed_bfloat16"], default="auto")
-    parser.add_argument("--stop-after", type=int, default=0,
-                        help="stop after this many epochs as an interruption would (tests the resume)")
-    parser.add_argument("--random-labels", action="store_true",
-                        help="permute the training labels, no crops or flips: the data-randomisation twin")
+    parser.add_argument(
+        "--stop-after",
+        type=int,
+        default=0,
+        help="stop after this many epochs as an interruption would (tests the resume)",
+    )
+    parser.add_argument(
+        "--random-labels",
+        action="store_true",
+        help="permute the training labels, no crops or flips: the data-randomisation twin",
+    )
     parser.add_argument("--checkpoints", type=Path, default=Path("checkpoints"))
     parser.add_argument("--out", type=Path, default=models.ASSETS, help="folder for the model and its card")
     args = parser.parse_args(argv)
     _check_args(parser, args)
+    return args
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-    import tensorflow as tf
 
-    precision = args.precision
-    if precision == "auto":
-        flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-        gpu = bool(tf.config.list_physical_devices("GPU"))
-        precision = "mixed_bfloat16" if ("avx512_bf16" in flags or "amx_bf16" in flags or gpu) else "float32"
-    keras.mixed_precision.set_global_policy(precision)
-    keras.utils.set_random_seed(args.seed)
+@dataclass
+class _Data:
+    """The training and test images, where they came from, and the training set's channel statistics (0-1)."""
 
+    source: Path
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+
+def _load_data(args: argparse.Namespace) -> _Data:
+    """CIFAR-10, cut to ``--limit`` and with permuted labels for ``--random-labels``; the normalisation from it."""
     source = data.find_cifar10()
     (x_train, y_train), (x_test, y_test) = data.load_cifar10(source)
     if args.limit:
-        x_train, y_train = x_train[:args.limit], y_train[:args.limit]
+        x_train, y_train = x_train[: args.limit], y_train[: args.limit]
     if args.random_labels:
         y_train = np.random.default_rng(args.seed).permutation(y_train)
     mean = tuple((x_train.reshape(-1, 3).mean(0) / 255.0).tolist())
     std = tuple((x_train.reshape(-1, 3).std(0) / 255.0).tolist())
+    rgb = tuple[float, float, float]
+    return _Data(source, x_train, y_train, x_test, y_test, cast(rgb, mean), cast(rgb, std))
+
+
+def _build_or_resume(
+    args: argparse.Namespace, d: _Data, steps: int, run_config: dict[str, Any], ckpt: Path, state_file: Path
+) -> tuple[Any, int, float]:
+    """``(model, epochs done, seconds spent)``: the checkpoint's if it was made with the same settings, else a new
+    compiled model."""
+    import keras
 
     OneCycle = _make_schedule_class()
-    batches = _make_dataset_class()(x_train, y_train, args.batch_size, args.seed, augment=not args.random_labels)
-    steps = len(batches) * args.epochs
-    ckpt_dir = args.checkpoints
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    ckpt, state_file = ckpt_dir / "train_state.keras", ckpt_dir / "train_state.json"
-    run_config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
-                  if k not in ("checkpoints", "out", "stop_after")}
-
     start_epoch, elapsed = 0, 0.0
     if ckpt.is_file() and state_file.is_file():
         state = json.loads(state_file.read_text())
@@ -193,20 +224,35 @@ def main(argv: list[str] | None = None) -> dict:
         else:
             print(f"Ignoring {ckpt}: it was made with other settings.", flush=True)
     if start_epoch == 0:
-        model = models.build_course_cnn(batch_norm=True, weight_decay=args.weight_decay, mean=mean, std=std)
+        model = models.build_course_cnn(batch_norm=True, weight_decay=args.weight_decay, mean=d.mean, std=d.std)
         schedule = OneCycle(args.peak_lr, steps, int(0.15 * steps))
         model.compile(
             optimizer=keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True),
             loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=args.label_smoothing),
             metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
         )
-    batches.set_epoch(start_epoch)
+    return model, start_epoch, elapsed
+
+
+def _fit(
+    model: Any,
+    batches: Any,
+    start_epoch: int,
+    stop_at: int,
+    elapsed: float,
+    ckpt: Path,
+    state_file: Path,
+    run_config: dict[str, Any],
+) -> float:
+    """Train from ``start_epoch`` to ``stop_at``, writing a checkpoint and the state file after every epoch; return
+    the seconds spent in all (the earlier runs' too)."""
+    import keras
 
     class Checkpoint(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
+        def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             self.t0 = time.perf_counter()
 
-        def on_epoch_end(self, epoch, logs=None):
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             nonlocal elapsed
             elapsed += time.perf_counter() - self.t0
             with saved_atomically(ckpt) as tmp:
@@ -214,17 +260,21 @@ def main(argv: list[str] | None = None) -> dict:
             write_atomic(state_file, json.dumps({"epoch": epoch + 1, "elapsed_s": elapsed, "config": run_config}))
 
     verbose = 1 if sys.stdout.isatty() else 2
-    stop_at = min(args.epochs, args.stop_after) if args.stop_after else args.epochs
     if start_epoch < stop_at:
-        model.fit(batches, epochs=stop_at, initial_epoch=start_epoch, verbose=verbose,
-                  callbacks=[Checkpoint()])
-    if stop_at < args.epochs:
-        print(f"Stopped after epoch {stop_at} of {args.epochs}; run the same command again to resume.", flush=True)
-        return {"stopped_after": stop_at}
+        model.fit(batches, epochs=stop_at, initial_epoch=start_epoch, verbose=verbose, callbacks=[Checkpoint()])
+    return elapsed
+
+
+def _fold_evaluate_and_write(
+    args: argparse.Namespace, model: Any, d: _Data, precision: str, run_config: dict[str, Any], elapsed: float
+) -> dict[str, Any]:
+    """Fold the batch normalisation, measure the test accuracy, write the model file and its card; return the card."""
+    import keras
+    import tensorflow as tf
 
     deployed = models.fold_batch_norm(model, weight_decay=args.weight_decay)
-    logits = deployed.predict(x_test.astype("float32"), batch_size=500, verbose=0)
-    accuracy = float((logits.argmax(1) == y_test).mean())
+    logits = deployed.predict(d.x_test.astype("float32"), batch_size=500, verbose=0)
+    accuracy = float((logits.argmax(1) == d.y_test).mean())
     print(f"Test accuracy (folded float32 model, 10,000 official test images): {accuracy:.4f}", flush=True)
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -232,33 +282,83 @@ def main(argv: list[str] | None = None) -> dict:
     model_file = args.out / f"{models.MODEL_PATH.stem}{suffix}.keras"
     with saved_atomically(model_file) as tmp:
         deployed.save(tmp)
-    archive = source if source.is_file() else None
+    archive = d.source if d.source.is_file() else None
     card = {
         "model": f"course_cnn{suffix}",
         "test_accuracy": round(accuracy, 4),
-        **({"train_accuracy_on_random_labels": round(float(
-            (deployed.predict(x_train.astype("float32"), batch_size=500, verbose=0).argmax(1) == y_train).mean()), 4)}
-           if args.random_labels else {}),
-        "test_images": len(y_test),
-        "train_images": len(y_train),
+        **(
+            {
+                "train_accuracy_on_random_labels": round(
+                    float(
+                        (
+                            deployed.predict(d.x_train.astype("float32"), batch_size=500, verbose=0).argmax(1)
+                            == d.y_train
+                        ).mean()
+                    ),
+                    4,
+                )
+            }
+            if args.random_labels
+            else {}
+        ),
+        "test_images": len(d.y_test),
+        "train_images": len(d.y_train),
         "parameters": int(deployed.count_params()),
         "epochs": args.epochs,
         "wall_time_min": round(elapsed / 60, 1),
         "precision_during_training": precision,
         "recipe": run_config,
-        "normalization": {"mean": [round(m, 4) for m in mean], "std": [round(s, 4) for s in std]},
-        "data_archive": str(source.name),
-        "data_archive_sha256": _sha256(archive) if archive else None,
+        "normalization": {"mean": [round(m, 4) for m in d.mean], "std": [round(s, 4) for s in d.std]},
+        "data_archive": str(d.source.name),
+        "data_archive_sha256": sha256(archive) if archive and archive.is_file() else None,
         "model_file_bytes": model_file.stat().st_size,
-        "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,
-                     "keras": keras.__version__, "numpy": np.__version__},
+        "versions": {
+            "python": platform.python_version(),
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "numpy": np.__version__,
+        },
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores"
-                   + (", GPU" if tf.config.list_physical_devices("GPU") else ""),
+        + (", GPU" if tf.config.list_physical_devices("GPU") else ""),
     }
     card_file = args.out / f"{models.MODEL_CARD_PATH.stem}{suffix}.json"
     write_atomic(card_file, json.dumps(card, indent=2) + "\n")
     print(json.dumps(card, indent=2), flush=True)
     return card
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Train (or resume) the course model with the recipe above; return its model card (``{"stopped_after": n}``
+    for a run stopped by ``--stop-after``)."""
+    args = _parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    precision = args.precision
+    if precision == "auto":
+        precision = "mixed_bfloat16" if _FAST_BFLOAT16 & set(bfloat16_hardware() or ()) else "float32"
+    keras.mixed_precision.set_global_policy(precision)
+    keras.utils.set_random_seed(args.seed)
+
+    d = _load_data(args)
+    batches = _make_dataset_class()(d.x_train, d.y_train, args.batch_size, args.seed, augment=not args.random_labels)
+    steps = len(batches) * args.epochs
+    args.checkpoints.mkdir(parents=True, exist_ok=True)
+    ckpt, state_file = args.checkpoints / "train_state.keras", args.checkpoints / "train_state.json"
+    run_config = {
+        k: (str(v) if isinstance(v, Path) else v)
+        for k, v in vars(args).items()
+        if k not in ("checkpoints", "out", "stop_after")
+    }
+    model, start_epoch, elapsed = _build_or_resume(args, d, steps, run_config, ckpt, state_file)
+    batches.set_epoch(start_epoch)
+
+    stop_at = min(args.epochs, args.stop_after) if args.stop_after else args.epochs
+    elapsed = _fit(model, batches, start_epoch, stop_at, elapsed, ckpt, state_file, run_config)
+    if stop_at < args.epochs:
+        print(f"Stopped after epoch {stop_at} of {args.epochs}; run the same command again to resume.", flush=True)
+        return {"stopped_after": stop_at}
+    return _fold_evaluate_and_write(args, model, d, precision, run_config, elapsed)
 
 
 if __name__ == "__main__":

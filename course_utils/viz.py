@@ -4,16 +4,25 @@ One colour map and one overlay strength across the course, a colour bar on every
 maps with NaN or inf, an ``alpha`` outside [0, 1] and counts that are not positive ints are refused with
 :class:`~course_utils.validation.CourseValueError` (a blank or black panel would look like a real result).
 """
+
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .validation import CourseValueError, describe, finite_array, finite_number, fraction, positive_int
 from .validation import class_names as _class_names
 
-__all__ = ["CMAP", "ALPHA", "STYLES", "set_style", "overlay", "gradient_image", "show_heatmap", "show_images"]
+if TYPE_CHECKING:
+    import keras
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.image import AxesImage
+
+__all__ = ["ALPHA", "CMAP", "STYLES", "gradient_image", "set_style", "show_heatmap", "show_images"]
 
 #: The heat-map colour map used everywhere in the course: "inferno", perceptually uniform (equal steps in
 #: value look like equal steps in colour), its brightness rises monotonically from black to pale yellow, so
@@ -24,13 +33,29 @@ CMAP = "inferno"
 ALPHA = 0.45
 
 #: The matplotlib settings of :func:`set_style`: for a screen, and for a projector at the front of a room.
-STYLES = {
-    "screen": {"figure.dpi": 72, "savefig.dpi": 72, "font.size": 9, "axes.titlesize": 10,
-               "axes.labelsize": "medium", "xtick.labelsize": "medium", "ytick.labelsize": "medium",
-               "legend.fontsize": "medium", "lines.linewidth": 1.5},
-    "projector": {"figure.dpi": 120, "savefig.dpi": 120, "font.size": 12, "axes.titlesize": 13,
-                  "axes.labelsize": 12, "xtick.labelsize": 11, "ytick.labelsize": 11, "legend.fontsize": 11,
-                  "lines.linewidth": 2.0},
+STYLES: dict[str, Any] = {
+    "screen": {
+        "figure.dpi": 72,
+        "savefig.dpi": 72,
+        "font.size": 9,
+        "axes.titlesize": 10,
+        "axes.labelsize": "medium",
+        "xtick.labelsize": "medium",
+        "ytick.labelsize": "medium",
+        "legend.fontsize": "medium",
+        "lines.linewidth": 1.5,
+    },
+    "projector": {
+        "figure.dpi": 120,
+        "savefig.dpi": 120,
+        "font.size": 12,
+        "axes.titlesize": 13,
+        "axes.labelsize": 12,
+        "xtick.labelsize": 11,
+        "ytick.labelsize": 11,
+        "legend.fontsize": 11,
+        "lines.linewidth": 2.0,
+    },
 }
 
 
@@ -42,13 +67,15 @@ def set_style(projector: bool = False) -> None:
     """
     import matplotlib as mpl
 
-    mpl.rcParams.update({
-        "figure.figsize": (6.0, 4.0),
-        "image.interpolation": "nearest",
-        "axes.titleweight": "bold",
-        "svg.hashsalt": "course",
-        **STYLES["projector" if projector else "screen"],
-    })
+    mpl.rcParams.update(
+        {
+            "figure.figsize": (6.0, 4.0),
+            "image.interpolation": "nearest",
+            "axes.titleweight": "bold",
+            "svg.hashsalt": "course",
+            **STYLES["projector" if projector else "screen"],
+        }
+    )
 
 
 def _as_image(image: Any, name: str = "image") -> np.ndarray:
@@ -66,27 +93,7 @@ def _heat(heatmap: Any) -> np.ndarray:
     return heat
 
 
-def overlay(image, heatmap, alpha: float = ALPHA, cmap: str = CMAP) -> np.ndarray:
-    """Blend a heat map ``(h, w)`` in [0, 1] over an RGB image ``(H, W, 3)`` (0-255 or 0-1).
-
-    The heat map is resized to the image (bilinear) if needed. Returns ``(H, W, 3)`` floats in [0, 1].
-    """
-    import matplotlib
-
-    img = _as_image(image)
-    heat = _heat(heatmap)
-    alpha = fraction(alpha, "alpha")
-    if not isinstance(cmap, str) or cmap not in matplotlib.colormaps:
-        raise CourseValueError(f"cmap must be the name of a matplotlib colour map such as {CMAP!r}; got {cmap!r}.")
-    if heat.shape != img.shape[:2]:
-        import tensorflow as tf
-
-        heat = tf.image.resize(heat[None, ..., None], img.shape[:2], method="bilinear").numpy()[0, ..., 0]
-    colours = matplotlib.colormaps[cmap](np.clip(heat, 0.0, 1.0))[..., :3]
-    return (1.0 - alpha) * img + alpha * colours
-
-
-def gradient_image(grad, percentile: float = 99.0) -> np.ndarray:
+def gradient_image(grad: ArrayLike, percentile: float = 99.0) -> np.ndarray:
     """Show signed gradients ``(H, W, 3)`` as an image: 0.5 is zero, brighter and darker are the signs.
 
     Scaled by the given percentile (0-100) of |grad| so that a few extreme pixels do not wash out the rest.
@@ -99,8 +106,16 @@ def gradient_image(grad, percentile: float = 99.0) -> np.ndarray:
     return np.clip(0.5 + 0.5 * g / scale, 0.0, 1.0)
 
 
-def show_heatmap(ax, image, heatmap, title: str = "", alpha: float = ALPHA, colorbar: bool = True,
-                 vmin: float = 0.0, vmax: float = 1.0):
+def show_heatmap(
+    ax: Axes,
+    image: ArrayLike,
+    heatmap: ArrayLike,
+    title: str = "",
+    alpha: float = ALPHA,
+    colorbar: bool = True,
+    vmin: float = 0.0,
+    vmax: float = 1.0,
+) -> AxesImage:
     """Draw ``image`` with ``heatmap`` laid over it on ``ax``, with a colour bar. Returns the mappable.
 
     Values outside [``vmin``, ``vmax``] show in the end colours of the colour bar (read off it, not clipped)."""
@@ -114,8 +129,15 @@ def show_heatmap(ax, image, heatmap, title: str = "", alpha: float = ALPHA, colo
         raise CourseValueError(f"vmin must be below vmax; got vmin={vmin!r}, vmax={vmax!r}.")
     ax.imshow(img)
     h, w = img.shape[:2]
-    mappable = ax.imshow(heat, cmap=CMAP, alpha=alpha, vmin=vmin, vmax=vmax, extent=(-0.5, w - 0.5, h - 0.5, -0.5),
-                         interpolation="bilinear")
+    mappable = ax.imshow(
+        heat,
+        cmap=CMAP,
+        alpha=alpha,
+        vmin=vmin,
+        vmax=vmax,
+        extent=(-0.5, w - 0.5, h - 0.5, -0.5),
+        interpolation="bilinear",
+    )
     ax.set_title(title)
     ax.axis("off")
     if colorbar:
@@ -123,20 +145,18 @@ def show_heatmap(ax, image, heatmap, title: str = "", alpha: float = ALPHA, colo
     return mappable
 
 
-def show_images(images, titles=None, ncols: int = 10, size: float = 1.2):
+def show_images(images: ArrayLike, titles: Sequence[str] | None = None, ncols: int = 10, size: float = 1.2) -> Figure:
     """A grid of images ``(N, H, W, 3)`` with optional titles (one per image). Returns the figure."""
     import matplotlib.pyplot as plt
 
     images = finite_array(images, "images", ndim=4)
-    ncols = positive_int(ncols, "ncols")
+    ncols = cast(int, positive_int(ncols, "ncols"))
     size = finite_number(size, "size", minimum=0.0, strict_minimum=True)
     n = len(images)
-    if titles is not None:
-        if isinstance(titles, str) or not hasattr(titles, "__len__") or len(titles) != n:
-            raise CourseValueError(f"titles must be a list with one title per image ({n}); got {describe(titles)}.")
+    if titles is not None and (isinstance(titles, str) or not hasattr(titles, "__len__") or len(titles) != n):
+        raise CourseValueError(f"titles must be a list with one title per image ({n}); got {describe(titles)}.")
     nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, min(n, ncols), figsize=(size * min(n, ncols), size * nrows + 0.3),
-                             squeeze=False)
+    fig, axes = plt.subplots(nrows, min(n, ncols), figsize=(size * min(n, ncols), size * nrows + 0.3), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
@@ -147,7 +167,9 @@ def show_images(images, titles=None, ncols: int = 10, size: float = 1.2):
     return fig
 
 
-def compare_methods(model, image, class_index: int | None = None, class_names=None):
+def compare_methods(
+    model: keras.Model, image: ArrayLike, class_index: int | None = None, class_names: Sequence[str] | None = None
+) -> Figure:
     """One image and its CAM, Grad-CAM, guided backpropagation and guided Grad-CAM, side by side.
 
     ``image``: (H, W, 3), 0-255; ``class_index``: None for the predicted class. Returns the figure.
@@ -158,7 +180,7 @@ def compare_methods(model, image, class_index: int | None = None, class_names=No
 
     num_classes = int(model.output_shape[-1])
     names = _class_names(data.CLASS_NAMES if class_names is None else class_names, num_classes)
-    _as_image(image)                                             # (H, W, 3), finite: else a clear error
+    _as_image(image)  # (H, W, 3), finite: else a clear error
     x = np.asarray(image, dtype=np.float32)
     ggc = explain.GuidedGradCAM(model).explain(x, class_index)
     c = int(ggc.class_index[0])
@@ -168,6 +190,7 @@ def compare_methods(model, image, class_index: int | None = None, class_names=No
     axes[0].set_title("image")
     show_heatmap(axes[1], x, cam, title="CAM", colorbar=False)
     show_heatmap(axes[2], x, ggc.extra["gradcam"][0], title="Grad-CAM", colorbar=False)
+    assert ggc.gradients is not None  # guided Grad-CAM always keeps its guided gradients
     axes[3].imshow(gradient_image(ggc.gradients[0]))
     axes[3].set_title("guided backprop")
     axes[4].imshow(gradient_image(ggc.maps[0]))

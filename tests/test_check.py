@@ -55,7 +55,7 @@ def test_the_data_check_never_downloads(monkeypatch, tmp_path):
     def no_download():
         raise AssertionError("the check must never download")
 
-    monkeypatch.setattr(data, "_download", no_download)
+    monkeypatch.setattr(data.find, "_download", no_download)
     item, source = check.check_data()
     assert source is None and item.status == check.NOT_READY
     assert "CIFAR10_PATH" in item.fix and check.ARCHIVE_SIZE in item.fix

@@ -130,7 +130,7 @@ def test_offline_without_a_copy_gives_one_clear_error(tmp_path, monkeypatch):
     def offline():
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
-    monkeypatch.setattr(data, "_download", offline)
+    monkeypatch.setattr(data.find, "_download", offline)
     with pytest.raises(data.CIFAR10DataError) as info:
         data.load_cifar10()
     message = str(info.value)

@@ -95,7 +95,7 @@ def reads(monkeypatch):
             super().__init__(*args, **kwargs)
             made.append(self)
 
-    monkeypatch.setattr(data, "_GzipReader", Spy)
+    monkeypatch.setattr(data.archive, "_GzipReader", Spy)
     return made
 
 
@@ -157,7 +157,7 @@ def test_a_huge_extended_header_is_refused_before_tarfile_reads_it_into_memory(t
 def test_an_archive_larger_than_the_cap_is_not_opened(tmp_path, monkeypatch):
     archive = _meta_archive(tmp_path / "big.tar.gz", filler=os.urandom(4096))
     monkeypatch.setattr(data, "MAX_ARCHIVE_BYTES", 1000)
-    monkeypatch.setattr(data, "open", lambda *a, **k: pytest.fail("opened"), raising=False)
+    monkeypatch.setattr(data.archive, "open", lambda *a, **k: pytest.fail("opened"), raising=False)
     _refused_quickly(lambda: data.load_class_names(archive), r"is [\d,]+ bytes.*MAX_ARCHIVE_BYTES")
 
 

@@ -98,27 +98,12 @@ _saliency = np.random.default_rng(2).random((2, 8, 8))
     lambda m: MT.make_mosaic(np.stack([m[..., None].repeat(3, -1)] * 4)),
     lambda m: MT.impute_mean(m[..., None].repeat(3, -1), np.zeros((6, 6), bool)),
     lambda m: MT.removal_curves(_predict, np.zeros((1, 6, 6, 3)), m[None], 0, [0, 0.5], imputer="mean colour"),
-    lambda m: MT.deletion_insertion(_predict, m[..., None].repeat(3, -1), _map, 0, steps=4),
-    lambda m: MT.deletion_insertion(_predict, np.zeros((6, 6, 3)), _map, 0, steps=4, baseline=m[..., None]),
-    lambda m: viz.overlay(np.zeros((6, 6, 3)), m),
-    lambda m: viz.overlay(m[..., None].repeat(3, -1), _map),
     lambda m: viz.gradient_image(m),
 ], ids=["rank a", "rank b", "focus", "pointing", "bootstrap", "order", "masks", "area", "mosaic", "impute",
-        "curves", "deletion image", "deletion baseline", "overlay heat", "overlay image", "gradient image"])
+        "curves", "gradient image"])
 def test_nan_or_inf_is_refused_not_passed_on(call, bad):
     with pytest.raises(CourseValueError, match="NaN or infinite"):
         call(bad)
-
-
-def test_nan_in_the_wilson_interval_and_its_z_is_refused():
-    with pytest.raises(CourseValueError, match="hits"):
-        MT.wilson_interval(float("nan"), 10)           # was (nan, nan)
-    with pytest.raises(CourseValueError, match="must be a finite number"):
-        MT.wilson_interval(3, 10, z=float("nan"))
-    with pytest.raises(CourseValueError, match="must be > 0"):
-        MT.wilson_interval(3, 10, z=-1.96)
-    with pytest.raises(CourseValueError, match="must be <= 10"):
-        MT.wilson_interval(0, 10, z=1.34e154)                   # z * z overflows: was (nan, nan)
 
 
 def test_a_statistic_or_model_that_gives_nan_is_refused():
@@ -135,15 +120,11 @@ def test_negative_class_index_is_refused():
         MT.removal_curves(_predict, _images, _saliency, -1, [0, 0.5], imputer="mean colour")
     with pytest.raises(CourseValueError, match="-1 is not 'the last class'"):
         MT.removal_curves(_predict, _images, _saliency, np.array([0, -1]), [0, 0.5], imputer="mean colour")
-    with pytest.raises(CourseValueError, match="-1 is not 'the last class'"):
-        MT.deletion_insertion(_predict, _images[0], _saliency[0], -1, steps=4)
 
 
 def test_class_index_beyond_the_model_or_of_the_wrong_kind_is_refused():
     with pytest.raises(CourseValueError, match="out of range: the model has 3 classes"):
         MT.removal_curves(_predict, _images, _saliency, 3, [0, 0.5], imputer="mean colour")    # was IndexError
-    with pytest.raises(CourseValueError, match="out of range"):
-        MT.deletion_insertion(_predict, _images[0], _saliency[0], 7, steps=4)
     for bad in (True, 1.0, "cat", [0, 1, 2], None):
         with pytest.raises(CourseValueError, match="class_index"):
             MT.removal_curves(_predict, _images, _saliency, bad, [0, 0.5], imputer="mean colour")
@@ -165,8 +146,6 @@ def test_fractions_outside_zero_one_are_refused(bad):
     if not isinstance(bad, bool):
         with pytest.raises(CourseValueError, match="level"):
             MT.bootstrap_interval([1.0, 2.0, 3.0], level=bad)
-    with pytest.raises(CourseValueError, match="alpha"):
-        viz.overlay(np.zeros((4, 4, 3)), np.zeros((4, 4)), alpha=bad)
 
 
 def test_level_must_be_strictly_between_zero_and_one():
@@ -243,9 +222,7 @@ def test_counts_that_are_not_positive_ints_are_refused(bad):
         lambda: MT.pointing_hit(_map, 0, grid=bad),
         lambda: MT.tile_of(0, 0, (6, 6), grid=bad),
         lambda: MT.bootstrap_interval([1.0, 2.0], n_boot=bad),
-        lambda: MT.wilson_interval(0, bad),
         lambda: MT.removal_curves(_predict, _images, _saliency, 0, [0, 0.5], batch_size=bad),
-        lambda: MT.deletion_insertion(_predict, _images[0], _saliency[0], 0, steps=bad),
         lambda: viz.show_images(_images, ncols=bad),
         lambda: evaluation.centre_prior((bad, 6)),
         lambda: evaluation.first_correct(None, _images, [0, 1], bad),
@@ -264,14 +241,8 @@ def test_the_raw_exceptions_of_the_issue_are_now_course_errors():
         MT.bootstrap_interval([1.0, 2.0], n_boot=0)              # was IndexError
     with pytest.raises(CourseValueError, match="batch_size"):
         MT.removal_curves(_predict, _images, _saliency, 0, [0, 0.5], batch_size=0)   # was "range() arg 3 ..."
-    with pytest.raises(CourseValueError, match="hits"):
-        MT.wilson_interval(True, 10)                             # was accepted as 1
-    with pytest.raises(CourseValueError, match="cannot exceed"):
-        MT.wilson_interval(11, 10)                               # was (nan, nan)
     with pytest.raises(CourseValueError, match="ncols"):
         viz.show_images(_images, ncols=0)                        # was ZeroDivisionError
-    with pytest.raises(CourseValueError, match="more than the image's 64 pixels"):
-        MT.deletion_insertion(_predict, _images[0], _saliency[0], 0, steps=65)
     with pytest.raises(CourseValueError, match="at once"):
         MT.bootstrap_interval(np.zeros(1000), n_boot=10 ** 6)    # 10^9 numbers: refused before allocating
 
@@ -285,8 +256,6 @@ def test_predict_must_give_probabilities():
         MT.removal_curves(lambda x: _predict(x)[:, 0], _images, _saliency, 0, [0, 0.5], imputer="mean colour")
     with pytest.raises(CourseValueError, match="predict must be a function"):
         MT.removal_curves("model", _images, _saliency, 0, [0, 0.5])
-    with pytest.raises(CourseValueError, match="look like logits"):
-        MT.deletion_insertion(lambda x: 100 * _predict(x), _images[0], _saliency[0], 0, steps=4)
 
 
 def test_masks_imputers_orders_and_seeds_are_checked():
@@ -310,8 +279,6 @@ def test_masks_imputers_orders_and_seeds_are_checked():
     for name, bad in (("sigma", -1.0), ("noise", float("nan")), ("value_range", -255.0)):
         with pytest.raises(CourseValueError, match=name):
             (MT.impute_blur if name == "sigma" else MT.impute_linear)(_images, _saliency > 0.5, **{name: bad})
-    with pytest.raises(CourseValueError, match="baseline"):
-        MT.deletion_insertion(_predict, _images[0], _saliency[0], 0, steps=4, baseline=np.zeros((4, 4, 3)))
     with pytest.raises(CourseValueError, match="statistic"):
         MT.bootstrap_interval([1.0, 2.0], statistic=lambda v: v.mean())
 
@@ -320,8 +287,6 @@ def test_viz_arguments_are_checked():
     import matplotlib.pyplot as plt
 
     img = np.zeros((4, 4, 3))
-    with pytest.raises(CourseValueError, match="cmap"):
-        viz.overlay(img, np.zeros((4, 4)), cmap="no-such-map")   # was KeyError
     with pytest.raises(CourseValueError, match="percentile"):
         viz.gradient_image(img, percentile=150)
     with pytest.raises(CourseValueError, match="titles"):
@@ -378,7 +343,6 @@ def test_valid_inputs_give_the_numbers_they_always_gave():
                                                                                       0.23768285374999998)
     focus = stored["mosaics"]["scores"]["Grad-CAM conv4"]["focus"]
     assert MT.bootstrap_interval(focus, rng=0) == (0.5017683749999999, 0.5266934616666668)
-    assert MT.wilson_interval(300, 400) == (0.7053220081939279, 0.7899216715062317)
 
 
 # ---------------------------------------------------------------- property-based: generated hostile values
@@ -488,24 +452,6 @@ def test_bootstrap_interval_lies_within_the_values_or_is_a_course_error(args):
 
 
 @FAST
-@given(one_hostile((st.integers(0, 10), st.one_of(st.integers(-2, 30), counts)),
-                   (st.integers(10, 30), st.one_of(st.integers(-2, 9), counts)),
-                   (st.floats(0.1, 4), st.one_of(anything_float, st.booleans(), st.text(max_size=2)))))
-def test_wilson_interval_is_inside_zero_one_or_a_course_error(args):
-    hits, n, z = args
-    ok, interval = _outcome(MT.wilson_interval, hits, n, z)
-    if not ok:
-        return
-    _no_nan(interval)
-    assert all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in (hits, n))
-    assert 0 <= hits <= n and n >= 1 and z > 0
-    lo, hi = interval
-    p, zz = hits / n, float(z)
-    centre = (p + zz * zz / (2 * n)) / (1 + zz * zz / n)
-    assert -1e-12 <= lo <= p + 1e-12 and p - 1e-12 <= hi <= 1 + 1e-12 and (lo + hi) / 2 == pytest.approx(centre)
-
-
-@FAST
 @given(one_hostile((st.lists(st.floats(0, 1), min_size=3, max_size=3, unique=True).map(sorted),
                     st.one_of(st.lists(fractions_like, max_size=5), hostile_scalars)),
                    (valid_maps((3,), (2, 3)), st.one_of(maps(max_dims=2, max_side=5), hostile_scalars))))
@@ -561,26 +507,6 @@ def test_removal_curves_give_probabilities_or_a_course_error(args):
         assert np.allclose(curves[:, j], _predict(_images)[np.arange(2), cls])
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(one_hostile((st.integers(0, 2), st.one_of(st.integers(-2, 5), counts)),
-                   (st.integers(1, 64), st.one_of(st.integers(-1, 70), counts)),
-                   (st.one_of(st.none(), st.just(np.zeros(3)), valid_maps((8, 8, 3), elements=st.floats(0, 255))),
-                    st.one_of(maps(max_side=3), hostile_scalars)),
-                   (_seeds_ok, _seeds_bad)))
-def test_deletion_insertion_gives_probabilities_or_a_course_error(args):
-    class_index, steps, baseline, seed = args
-    ok, result = _outcome(MT.deletion_insertion, _predict, _images[0], _saliency[0], class_index, steps, baseline,
-                          seed)
-    if not ok:
-        return
-    _no_nan(result)
-    fractions, deletion, insertion = result
-    assert 1 <= steps <= 64 and 0 <= class_index < 3 and not isinstance(class_index, bool)
-    assert len(fractions) == len(deletion) == len(insertion) == steps + 1
-    assert np.all((0 <= deletion) & (deletion <= 1)) and np.all((0 <= insertion) & (insertion <= 1))
-    assert deletion[0] == pytest.approx(_predict(_images[:1])[0, class_index])
-
-
 @FAST
 @given(one_hostile((valid_maps((4, 4, 3), elements=st.floats(0, 255)), st.one_of(maps(max_side=4), hostile_scalars)),
                    (hnp.arrays(bool, (4, 4)), st.one_of(maps(max_side=4), hostile_scalars)),
@@ -604,10 +530,6 @@ def test_imputers_fill_only_removed_pixels_or_refuse(args):
                    (st.floats(0, 1), fractions_like), (st.floats(0, 100), st.one_of(anything_float, hostile_scalars))))
 def test_viz_gives_finite_pictures_or_a_course_error(args):
     image, heat, alpha, percentile = args
-    ok, picture = _outcome(viz.overlay, image, heat, alpha)
-    if ok:
-        assert picture.shape == np.shape(image) and np.isfinite(picture).all()
-        assert picture.min() >= 0 and picture.max() <= 1 + 1e-6
     ok, picture = _outcome(viz.gradient_image, image, percentile)
     if ok:
         assert picture.shape == np.shape(image) and np.isfinite(picture).all()

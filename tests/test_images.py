@@ -274,7 +274,7 @@ def _heic_header() -> bytes:
 
 def test_heic_without_pillow_heif_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "pillow_heif", None)           # as if it were not installed
-    monkeypatch.setattr(I, "_heif_registered", False, raising=False)
+    monkeypatch.setattr(I.decode, "_heif_registered", False, raising=False)
     with pytest.raises(I.ImageLoadError, match=r"HEIC.*iPhones.*pip install pillow-heif.*\[heic\]"):
         I.load_image(_heic_header())
 

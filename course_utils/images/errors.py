@@ -1,0 +1,21 @@
+"""The error of every image that cannot be loaded, and how its messages show sizes and text."""
+
+from __future__ import annotations
+
+from ..validation import CourseError
+
+
+def _size(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def _short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class ImageLoadError(CourseError, ValueError):
+    """The source could not be read as an image. The message says what was received and what to do."""
