@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 
 from . import data, explain, viz
+from .explain import registry
 from .validation import CourseError, CourseValueError, describe
 from .validation import class_index as _class_index
 from .validation import class_names as _class_names
@@ -30,14 +31,6 @@ def _num_classes(model) -> int:
     explain.conv_layers(model)              # checks that it is a Keras model with one input and one output
     n = int(model.outputs[0].shape[-1])
     return 2 if n == 1 else n
-
-
-def _method(method) -> str:
-    """``method`` if it names an explainer of :data:`course_utils.explain.METHODS`, else a clear error."""
-    if not isinstance(method, str) or method not in explain.METHODS:
-        got = repr(method) if isinstance(method, str) else describe(method)
-        raise CourseValueError(f"Unknown method {got}; choose one of {', '.join(map(repr, explain.METHODS))}.")
-    return method
 
 
 def _layers(model) -> list[str]:
@@ -148,17 +141,14 @@ def interact_figure(plot, layout=None, **controls):
     return box
 
 
-#: Options the explorers give some methods so that one image is fast enough for a slider (measured in
-#: benchmarks/run.py): Score-CAM keeps the 64 most varied of the layer's maps, as tf-keras-vis's ``max_N`` does;
-#: Integrated Gradients takes 32 points on its path instead of 64.
-SLIDER_OPTIONS = {"Score-CAM": {"max_channels": 64}, "Integrated Gradients": {"steps": 32}}
+#: Options the explorers give some methods so that one image is fast enough for a slider: each method's
+#: ``slider`` options in :data:`course_utils.explain.registry.REGISTRY` (e.g. Score-CAM keeps 64 maps).
+SLIDER_OPTIONS = registry.FastOptions("slider")
 
 
-def _build(method: str, model, layer):
-    """The explainer ``method`` (a name of :data:`course_utils.explain.METHODS`) for ``model``; ``layer`` only
-    for the methods that take one, with the method's :data:`SLIDER_OPTIONS`."""
-    cls, options = explain.METHODS[method], SLIDER_OPTIONS.get(method, {})
-    return cls(model, layer, **options) if cls.takes_layer else cls(model, **options)
+def _build(method: str, model, layer: str | None):
+    """The explainer ``method`` for ``model`` as the explorers build it (the registry's slider options)."""
+    return registry.make(method, model, layer, fast="slider")
 
 
 class Explorer:
@@ -207,8 +197,7 @@ class Explorer:
 
     def explainer(self, method: str, layer: str | None):
         """The (cached) explainer for a method name of :data:`course_utils.explain.METHODS`."""
-        cls = explain.METHODS[_method(method)]
-        key = (method, layer if cls.takes_layer else None)
+        key = (method, layer if registry.method(method).takes_layer else None)
         if key not in self._cache:
             self._cache[key] = _build(method, self.model, key[1])
         return self._cache[key]
@@ -225,7 +214,7 @@ class Explorer:
         index = int(index)
         class_index = _wanted_class(class_index, len(self.class_names))
         layer = _layer(layer, self.layers)
-        _method(method)
+        registry.method(method)
         out = {"index": index, "method": method, "layer": layer, "error": None, "empty": None}
         try:
             ex, out["empty"] = _explain_shown(self.explainer(method, layer), self.images[index], class_index)
@@ -330,7 +319,7 @@ class Explorer:
             "class": w.Dropdown(options=[("predicted", PREDICTED)] + [(n, i) for i, n in enumerate(self.class_names)],
                                 value=class_index, description="class"),
             "layer": w.Dropdown(options=self.layers, value=layer or self.layers[-1], description="layer"),
-            "method": w.Dropdown(options=list(explain.METHODS), value=method, description="method"),
+            "method": w.Dropdown(options=list(registry.REGISTRY), value=method, description="method"),
         }
 
         def png(**v):
@@ -411,8 +400,7 @@ def _own_image_figure(model, photo: _Photo, method: str, class_index, layer, cla
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
-    cls = explain.METHODS[_method(method)]
-    layer = _layer(layer, _layers(model)) if cls.takes_layer else None
+    layer = _layer(layer, _layers(model)) if registry.method(method).takes_layer else None
     names = _class_names(class_names, _num_classes(model))
     key = (method, layer)
     if key not in cache:
@@ -460,7 +448,7 @@ def own_image_figure(model, image, method: str = "Grad-CAM", class_index: int | 
     An unknown ``method`` or ``layer``, a class out of range or too few ``class_names`` raise
     :class:`~course_utils.validation.CourseValueError` naming what is valid.
     """
-    _method(method)
+    registry.method(method)
     return _own_image_figure(model, _Photo(image), method, class_index, layer, class_names,
                              {} if explainers is None else explainers)[0]
 
@@ -502,7 +490,7 @@ def own_image_explorer(model, image=None, url: str = "", class_names=data.CLASS_
                      layout=w.Layout(width="420px"))
     load = w.Button(description="Load", button_style="primary")
     upload = w.FileUpload(accept="image/*", multiple=False, description="Upload")
-    method = w.Dropdown(options=list(explain.METHODS), value="Grad-CAM", description="method")
+    method = w.Dropdown(options=list(registry.REGISTRY), value="Grad-CAM", description="method")
     cls = w.Dropdown(options=[("predicted", PREDICTED)] + [(n, i) for i, n in enumerate(names)],
                      value=PREDICTED, description="class")
     layer = w.Dropdown(options=layers, value=layers[-1], description="layer")
