@@ -42,7 +42,7 @@ of a call is all zero, an :class:`EmptyMapWarning` says why (e.g. no positive ev
 layer). Integrated Gradients and SmoothGrad send ``batch_size`` images at a time through the model, so their
 memory does not grow with the number of images times steps or samples.
 
-Where things live: :mod:`.graph` reads a model (layers, the logit head), :mod:`.copies` makes the model copies
+Where things live: :mod:`.graph` reads a model (layers, the logit head; :mod:`.activations` names what an activation computes), :mod:`.copies` makes the model copies
 (guided, bfloat16, other input sizes), :mod:`.inputs` checks arguments, :mod:`.base` is the base class (one compiled
 pass, one exit check), the methods by family in :mod:`.cam`, :mod:`.backprop`, :mod:`.path_noise` and
 :mod:`.perturbation`, and :mod:`.registry` lists them all (:data:`METHODS`, :func:`make`). Every name is re-exported
@@ -52,45 +52,46 @@ here, so ``cu.explain.GradCAM`` is all a notebook needs.
 from __future__ import annotations
 
 from . import registry
+from .activations import RELU_LIKE
 from .backprop import GuidedBackprop, GuidedGradCAM, VanillaGradient
 from .base import Computed, Explanation, normalize_maps
 from .cam import CAM, EigenCAM, GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM, XGradCAM
 from .copies import _clone_in_bfloat16, check_same_function, finalize_state, guided_relu, make_guided_model, sized_copy
 from .errors import EmptyMapWarning, ExplainerWarning
-from .graph import RELU_LIKE, conv_layers
+from .graph import conv_layers
 from .path_noise import IntegratedGradients, SmoothGrad
 from .perturbation import Occlusion, ScoreCAM
 from .registry import METHODS, make
 
 __all__ = [
-    "Explanation",
-    "Computed",
-    "ExplainerWarning",
-    "EmptyMapWarning",
     "CAM",
-    "GradCAM",
-    "GuidedBackprop",
-    "GuidedGradCAM",
-    "VanillaGradient",
-    "GradCAMPlusPlus",
-    "XGradCAM",
-    "HiResCAM",
-    "LayerCAM",
-    "ScoreCAM",
-    "EigenCAM",
-    "IntegratedGradients",
-    "SmoothGrad",
-    "Occlusion",
     "METHODS",
     "RELU_LIKE",
-    "make",
-    "registry",
-    "conv_layers",
+    "Computed",
+    "EigenCAM",
+    "EmptyMapWarning",
+    "ExplainerWarning",
+    "Explanation",
+    "GradCAM",
+    "GradCAMPlusPlus",
+    "GuidedBackprop",
+    "GuidedGradCAM",
+    "HiResCAM",
+    "IntegratedGradients",
+    "LayerCAM",
+    "Occlusion",
+    "ScoreCAM",
+    "SmoothGrad",
+    "VanillaGradient",
+    "XGradCAM",
+    "_clone_in_bfloat16",
     "check_same_function",
+    "conv_layers",
     "finalize_state",
     "guided_relu",
+    "make",
     "make_guided_model",
     "normalize_maps",
+    "registry",
     "sized_copy",
-    "_clone_in_bfloat16",
 ]

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Computed, Explanation, _Explainer, _gradient, normalize_maps
+from .base import Computed, Explanation, _Explainer, normalize_maps
 from .cam import GradCAM
 from .copies import make_guided_model
 from .graph import _layer_name, _logit_head, _tf
 from .inputs import _flag
 
-__all__ = ["VanillaGradient", "GuidedBackprop", "GuidedGradCAM"]
+__all__ = ["GuidedBackprop", "GuidedGradCAM", "VanillaGradient"]
 
 
 class VanillaGradient(_Explainer):
@@ -45,14 +45,14 @@ class VanillaGradient(_Explainer):
             tape.watch(x)
             logits = self._score_head.scores(self._score_net(x, training=False))
             cls, score = self._score(logits, cls, target)
-        g = _gradient(tape, score, x)
+        g = tape.gradient(score, x)
         if self.normalize:
             g = normalize_maps(g, signed=True)
         return Computed(cls, logits, score, maps=g)
 
     def _explain(self, images, class_index, target) -> Explanation:
         ex = super()._explain(images, class_index, target)
-        ex.gradients = ex.maps                                     # the maps are the gradients dy^c/dx
+        ex.gradients = ex.maps  # the maps are the gradients dy^c/dx
         return ex
 
 
@@ -70,9 +70,11 @@ class GuidedBackprop(VanillaGradient):
         self._use_network(self.guided_model)
 
     def _empty_reason(self, ex: Explanation) -> str:
-        return ("Guided backpropagation passes a gradient back only where it is positive and the ReLU's input is "
-                "positive; here none reached the input (no positive evidence for the class on any path, or every "
-                "ReLU is off). Try another class or image; VanillaGradient shows the plain gradient.")
+        return (
+            "Guided backpropagation passes a gradient back only where it is positive and the ReLU's input is "
+            "positive; here none reached the input (no positive evidence for the class on any path, or every "
+            "ReLU is off). Try another class or image; VanillaGradient shows the plain gradient."
+        )
 
     def __repr__(self) -> str:
         return f"GuidedBackprop(model={self.model.name!r}, replaced={self.replaced} ReLUs)"
@@ -109,6 +111,8 @@ class GuidedGradCAM(_Explainer):
 
     def _empty_reason(self, ex: Explanation) -> str:
         if not np.asarray(ex.extra["gradcam"]).any():
-            return (f"Its Grad-CAM factor is all zero: at layer {self.layer!r} the class has no positive evidence "
-                    "(see GradCAM(..., relu=False) for the signed map); another layer or class may show some.")
+            return (
+                f"Its Grad-CAM factor is all zero: at layer {self.layer!r} the class has no positive evidence "
+                "(see GradCAM(..., relu=False) for the signed map); another layer or class may show some."
+            )
         return self.guided._empty_reason(ex)

@@ -18,9 +18,9 @@ import numpy as np
 from ..validation import CourseValueError
 from .errors import EmptyMapWarning
 from .graph import _check_model, _logit_head, _tf, _warn_if_probabilities
-from .inputs import Target, _as_batch, _class_indices, _few, _target, _target_score, _value_range
+from .inputs import Target, _as_batch, _class_indices, _few, _probe_target, _target, _target_score, _value_range
 
-__all__ = ["Explanation", "Computed", "normalize_maps"]
+__all__ = ["Computed", "Explanation", "normalize_maps"]
 
 
 def normalize_maps(maps, signed: bool = False):
@@ -66,15 +66,6 @@ class Computed(NamedTuple):
     weights: Any = None
     gradients: Any = None
     extra: dict | None = None
-
-
-def _gradient(tape, score, wrt):
-    """``d score / d wrt`` from ``tape``; a target that does not depend on the class scores has none."""
-    grads = tape.gradient(score, wrt)
-    if grads is None:
-        raise CourseValueError("The score explained does not depend on the input: the target returns a value that "
-                               "is not computed from the class scores y it is given.")
-    return grads
 
 
 class _Explainer:
@@ -139,6 +130,7 @@ class _Explainer:
                 self._fn = self._compile(self._body)
             return self._fn
         if self._target_fn is None or self._target_fn[0] is not target:
+            _probe_target(target, self.num_classes)  # its errors said plainly, not from inside a graph
             self._target_fn = (target, self._compile(self._body, target))
         return self._target_fn[1]
 
@@ -160,9 +152,15 @@ class _Explainer:
         extra = {**{k: value(v) for k, v in (out.extra or {}).items()}, **self._extra(), **extra}
         if target is not None:
             extra["target"] = target
-        return Explanation(maps=value(out.maps), class_index=value(out.class_index), logits=value(out.logits),
-                           feature_maps=value(out.feature_maps), weights=value(out.weights),
-                           gradients=value(out.gradients), extra=extra)
+        return Explanation(
+            maps=value(out.maps),
+            class_index=value(out.class_index),
+            logits=value(out.logits),
+            feature_maps=value(out.feature_maps),
+            weights=value(out.weights),
+            gradients=value(out.gradients),
+            extra=extra,
+        )
 
     def _explain(self, images, class_index, target: Target | None) -> Explanation:
         """One pass of the compiled ``_body`` over the batch (methods that need more override this)."""
@@ -195,32 +193,42 @@ class _Explainer:
             bad = np.flatnonzero(~finite)
             raise CourseValueError(
                 f"{self.name} computed NaN or infinite values for image(s) {_few(bad)} of {n} (in the map or in the "
-                f"class scores), so no map is returned. {self._nan_hint(ex, bad)}")
+                f"class scores), so no map is returned. {self._nan_hint(ex, bad)}"
+            )
         empty = np.flatnonzero(~flat.any(axis=1))
         ex.extra["empty_maps"] = empty
         if n and len(empty) == n:
             which = "The map" if n == 1 else f"Every one of the {n} maps"
             what = "the target given" if "target" in ex.extra else f"class {_few(np.unique(ex.class_index))}"
-            warnings.warn(f"{which} of {self.name} ({what}) is all zero. {self._empty_reason(ex)}",
-                          EmptyMapWarning, stacklevel=stacklevel)
+            warnings.warn(
+                f"{which} of {self.name} ({what}) is all zero. {self._empty_reason(ex)}",
+                EmptyMapWarning,
+                stacklevel=stacklevel,
+            )
         return ex
 
     def _nan_hint(self, ex: Explanation, bad) -> str:
         """What to check when the maps of images ``bad`` hold NaN or infinite values."""
         logits = np.asarray(ex.logits)[bad]
         if not np.isfinite(logits).all():
-            return ("The model's own class scores are NaN or infinite on them: its weights or its arithmetic are "
-                    "broken (a training run that diverged, an overflow). Check model(images) and the weights "
-                    "(np.isfinite(w).all() for w in model.get_weights()) before explaining.")
-        return ("The model's scores are finite, but a gradient or an activation overflowed float32 on the way: "
-                "check that the images are in the model's range (value_range) and that no layer produces huge "
-                "values (very large weights).")
+            return (
+                "The model's own class scores are NaN or infinite on them: its weights or its arithmetic are "
+                "broken (a training run that diverged, an overflow). Check model(images) and the weights "
+                "(np.isfinite(w).all() for w in model.get_weights()) before explaining."
+            )
+        return (
+            "The model's scores are finite, but a gradient or an activation overflowed float32 on the way: "
+            "check that the images are in the model's range (value_range) and that no layer produces huge "
+            "values (very large weights)."
+        )
 
     def _empty_reason(self, ex: Explanation) -> str:
         """Why every map is all zero (each method says it in its own terms)."""
-        return ("The class score does not change with the input here: its gradient is exactly 0 at every pixel "
-                "(every ReLU on the way is off, or the model ignores its input). Try another class or image, "
-                "and check that the model was trained.")
+        return (
+            "The class score does not change with the input here: its gradient is exactly 0 at every pixel "
+            "(every ReLU on the way is off, or the model ignores its input). Try another class or image, "
+            "and check that the model was trained."
+        )
 
     @property
     def traces(self) -> int:
@@ -229,5 +237,3 @@ class _Explainer:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model.name!r})"
-
-

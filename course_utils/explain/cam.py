@@ -8,14 +8,16 @@ linear head, dy^c/dA^k_ij = w_k^c / Z at every position, so HiResCAM, XGrad-CAM 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..validation import CourseValueError
-from .base import Computed, Explanation, _Explainer, _gradient, normalize_maps
+from .base import Computed, Explanation, _Explainer, normalize_maps
 from .graph import _consumers, _layer_name, _layer_output, _resolve_layer, _tf
 from .inputs import _flag
 
-__all__ = ["CAM", "GradCAM", "GradCAMPlusPlus", "XGradCAM", "HiResCAM", "LayerCAM", "EigenCAM"]
+__all__ = ["CAM", "EigenCAM", "GradCAM", "GradCAMPlusPlus", "HiResCAM", "LayerCAM", "XGradCAM"]
 
 
 class _MapExplainer(_Explainer):
@@ -23,8 +25,16 @@ class _MapExplainer(_Explainer):
 
     takes_layer = True
 
-    def __init__(self, model, layer: str | None = None, *, upsample: bool = True, normalize: bool = True,
-                 relu: bool = True, value_range=(0, 255)):
+    def __init__(
+        self,
+        model,
+        layer: str | None = None,
+        *,
+        upsample: bool = True,
+        normalize: bool = True,
+        relu: bool = True,
+        value_range=(0, 255),
+    ):
         _layer_name(layer)
         upsample, normalize, relu = _flag(upsample, "upsample"), _flag(normalize, "normalize"), _flag(relu, "relu")
         super().__init__(model, value_range=value_range)
@@ -32,8 +42,15 @@ class _MapExplainer(_Explainer):
 
         self.layer = _resolve_layer(model, layer)
         self.upsample, self.normalize, self.relu = upsample, normalize, relu
-        self._features = keras.Model(model.inputs, [_layer_output(model, model.get_layer(self.layer)), self._logit_tensor],
-                                     name=f"{model.name}_{self.layer}_and_scores")
+        self._features = keras.Model(
+            model.inputs,
+            [_layer_output(model, model.get_layer(self.layer)), self._logit_tensor],
+            name=f"{model.name}_{self.layer}_and_scores",
+        )
+        self._built()
+
+    def _built(self) -> None:
+        """What a method checks or derives once its layer is known (CAM: the Dense head after it)."""
 
     def _finish(self, cam, x):
         """(N, h, w) raw weighted sums -> the maps the options ask for; x gives the size to upsample to."""
@@ -52,20 +69,28 @@ class _MapExplainer(_Explainer):
     def _empty_reason(self, ex: Explanation) -> str:
         A = ex.feature_maps
         if A is not None and not np.asarray(A).any():
-            return (f"The feature maps of layer {self.layer!r} are all zero on these images (no unit responds), so "
-                    "any weighted sum of them is 0. Try an earlier layer or another image.")
+            return (
+                f"The feature maps of layer {self.layer!r} are all zero on these images (no unit responds), so "
+                "any weighted sum of them is 0. Try an earlier layer or another image."
+            )
         if self.relu:
             against = getattr(self, "counterfactual", False)
-            return (f"At layer {self.layer!r} the weighted sum of the feature maps is <= 0 at every position: the "
-                    f"class has no evidence {'against' if against else 'for'} it there, and the final ReLU keeps "
-                    "only positive values. That is an answer, not a failure: relu=False shows the whole signed map; "
-                    "another layer or class may show evidence.")
-        return (f"At layer {self.layer!r} the weighted sum of the feature maps is exactly 0 at every position: the "
-                "class score does not depend on this layer's features here.")
+            return (
+                f"At layer {self.layer!r} the weighted sum of the feature maps is <= 0 at every position: the "
+                f"class has no evidence {'against' if against else 'for'} it there, and the final ReLU keeps "
+                "only positive values. That is an answer, not a failure: relu=False shows the whole signed map; "
+                "another layer or class may show evidence."
+            )
+        return (
+            f"At layer {self.layer!r} the weighted sum of the feature maps is exactly 0 at every position: the "
+            "class score does not depend on this layer's features here."
+        )
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(model={self.model.name!r}, layer={self.layer!r}, upsample={self.upsample}, "
-                f"normalize={self.normalize}, relu={self.relu}, value_range={self.value_range})")
+        return (
+            f"{type(self).__name__}(model={self.model.name!r}, layer={self.layer!r}, upsample={self.upsample}, "
+            f"normalize={self.normalize}, relu={self.relu}, value_range={self.value_range})"
+        )
 
 
 class _GradientCAM(_MapExplainer):
@@ -83,7 +108,7 @@ class _GradientCAM(_MapExplainer):
             tape.watch(A)
             logits = self._logits(t)
             cls, score = self._score(logits, cls, target)
-        grads = _gradient(tape, score, A)  # each score depends only on its own image: one pass for all
+        grads = tape.gradient(score, A)  # each score depends only on its own image: one pass for all
         if getattr(self, "counterfactual", False):
             grads = -grads
         weights, cam = self._combine(A, grads)
@@ -120,16 +145,14 @@ class GradCAM(_GradientCAM):
 
     name = "Grad-CAM"
 
-    def __init__(self, model, layer: str | None = None, *, upsample: bool = True, normalize: bool = True,
-                 relu: bool = True, counterfactual: bool = False, value_range=(0, 255)):
+    def __init__(self, model, layer: str | None = None, *, counterfactual: bool = False, **options: Any) -> None:
         counterfactual = _flag(counterfactual, "counterfactual")
-        super().__init__(model, layer, upsample=upsample, normalize=normalize, relu=relu,
-                         value_range=value_range)
+        super().__init__(model, layer, **options)  # upsample, normalize, relu, value_range: as every CAM
         self.counterfactual = counterfactual
 
     def _combine(self, A, grads):
         tf = _tf()
-        alpha = tf.reduce_mean(grads, axis=(1, 2))                  # (N, K)
+        alpha = tf.reduce_mean(grads, axis=(1, 2))  # (N, K)
         return alpha, tf.einsum("nhwk,nk->nhw", A, alpha)
 
 
@@ -145,13 +168,12 @@ class CAM(_MapExplainer):
 
     name = "CAM"
     takes_target = False
-    _no_target = ("its weights are the Dense kernel's column of one class, w^c. For a difference of classes, "
-                  "subtract their maps (relu=False, normalize=False): CAM is linear in w.")
+    _no_target = (
+        "its weights are the Dense kernel's column of one class, w^c. For a difference of classes, "
+        "subtract their maps (relu=False, normalize=False): CAM is linear in w."
+    )
 
-    def __init__(self, model, layer: str | None = None, *, upsample: bool = True, normalize: bool = True,
-                 relu: bool = True, value_range=(0, 255)):
-        super().__init__(model, layer, upsample=upsample, normalize=normalize, relu=relu,
-                         value_range=value_range)
+    def _built(self) -> None:
         self.dense = self._find_head()
 
     def _find_head(self):
@@ -160,9 +182,11 @@ class CAM(_MapExplainer):
         layer = self.model.get_layer(self.layer)
         consumers = _consumers(self.model, _layer_output(self.model, layer))
         feeds = ", ".join(f"{type(c).__name__} ({c.name!r})" for c, _ in consumers) or "nothing"
-        hint = (f"CAM needs the chosen layer to feed GlobalAveragePooling2D -> Dense; {self.layer!r} feeds "
-                f"{feeds}. Use GradCAM instead (it works on any layer), or change the model's head to "
-                "GlobalAveragePooling2D -> Dense and retrain it.")
+        hint = (
+            f"CAM needs the chosen layer to feed GlobalAveragePooling2D -> Dense; {self.layer!r} feeds "
+            f"{feeds}. Use GradCAM instead (it works on any layer), or change the model's head to "
+            "GlobalAveragePooling2D -> Dense and retrain it."
+        )
         if len(consumers) != 1 or not isinstance(consumers[0][0], keras.layers.GlobalAveragePooling2D):
             raise CourseValueError(hint)
         out = consumers[0][1]
@@ -174,13 +198,17 @@ class CAM(_MapExplainer):
             break
         if len(nxt) != 1 or not isinstance(nxt[0][0], keras.layers.Dense):
             feeds = ", ".join(f"{type(c).__name__} ({c.name!r})" for c, _ in nxt) or "nothing"
-            raise CourseValueError(f"CAM needs GlobalAveragePooling2D -> Dense; after the pooling comes {feeds}. "
-                             "Use GradCAM instead, or make the head GlobalAveragePooling2D -> Dense and retrain.")
+            raise CourseValueError(
+                f"CAM needs GlobalAveragePooling2D -> Dense; after the pooling comes {feeds}. "
+                "Use GradCAM instead, or make the head GlobalAveragePooling2D -> Dense and retrain."
+            )
         dense, dense_out = nxt[0]
         head = self._head
         if not (dense is head.dense or (head.direct and dense_out is head.tensor)):
-            raise CourseValueError(f"CAM needs the Dense after the pooling ({dense.name!r}) to produce the class "
-                             "scores; here more layers follow it. Use GradCAM instead.")
+            raise CourseValueError(
+                f"CAM needs the Dense after the pooling ({dense.name!r}) to produce the class "
+                "scores; here more layers follow it. Use GradCAM instead."
+            )
         return dense
 
     def _class_kernel(self):
@@ -198,11 +226,9 @@ class CAM(_MapExplainer):
         A, t = self._features(x, training=False)
         logits = self._logits(t)
         cls, score = self._pick(logits, cls)
-        w = tf.gather(tf.transpose(self._class_kernel()), cls)     # (N, K): w_k^c for each image's class
+        w = tf.gather(tf.transpose(self._class_kernel()), cls)  # (N, K): w_k^c for each image's class
         cam = tf.einsum("nhwk,nk->nhw", A, w)
         return Computed(cls, logits, score, self._finish(cam, x), A, w)
-
-
 
 
 class GradCAMPlusPlus(_GradientCAM):
@@ -289,7 +315,7 @@ class EigenCAM(_MapExplainer):
         flat = tf.reshape(A, (n, h * w, k))
         centred = flat - tf.reduce_mean(flat, axis=1, keepdims=True)
         _, _, v = tf.linalg.svd(centred)
-        v0 = v[..., 0]                                               # (N, K)
+        v0 = v[..., 0]  # (N, K)
         proj = tf.einsum("npk,nk->np", centred, v0)
         total = tf.reduce_sum(flat, axis=-1)
         total = total - tf.reduce_mean(total, axis=1, keepdims=True)
@@ -298,9 +324,9 @@ class EigenCAM(_MapExplainer):
         return Computed(cls, logits, score, self._finish(cam, x), A, v0 * sign[:, None])
 
     def _empty_reason(self, ex: Explanation) -> str:
-        return (f"The feature maps of layer {self.layer!r} vary along no direction that is positive anywhere: they "
-                "are constant over the image (a flat image, or units that do not respond), so their principal "
-                f"component{' is <= 0 everywhere after the ReLU' if self.relu else ' is 0'}. Try another layer "
-                "or image.")
-
-
+        return (
+            f"The feature maps of layer {self.layer!r} vary along no direction that is positive anywhere: they "
+            "are constant over the image (a flat image, or units that do not respond), so their principal "
+            f"component{' is <= 0 everywhere after the ReLU' if self.relu else ' is 0'}. Try another layer "
+            "or image."
+        )

@@ -14,11 +14,11 @@ import warnings
 import numpy as np
 
 from ..validation import CourseValueError
+from .activations import RELU_LIKE, _behaves_like, _family, _is_plain_relu, _op_family, _tf
 from .errors import ExplainerWarning
-from .graph import (RELU_LIKE, _behaves_like, _family, _input_probe, _is_plain_relu, _op_family, _operations,
-                    _producer, _tf)
+from .graph import _input_probe, _operations, _producer
 
-__all__ = ["guided_relu", "finalize_state", "check_same_function", "make_guided_model", "sized_copy"]
+__all__ = ["check_same_function", "finalize_state", "guided_relu", "make_guided_model", "sized_copy"]
 
 
 def guided_relu(x):
@@ -67,7 +67,7 @@ def check_same_function(model, copy, what: str, probe=None) -> float:
     x = _input_probe(model) if probe is None else probe
     try:
         want = np.asarray(model(x, training=False), np.float64)
-    except Exception:  # the model itself cannot take the probe (unknown sizes are probed at 32 x 32)
+    except Exception:  # noqa: BLE001 - the model cannot take the probe (unknown sizes are probed at 32 x 32)
         return float("nan")
     got = np.asarray(copy(x, training=False), np.float64)
     tol = 1e-4 if model.dtype_policy.compute_dtype == "float32" else 2e-2
@@ -78,7 +78,8 @@ def check_same_function(model, copy, what: str, probe=None) -> float:
             f"of {len(x)} images their outputs differ by up to {diff:.3g}. A layer keeps state outside its "
             "weights that cloning does not copy (a custom layer whose get_config misses an argument, or "
             "preprocessing state). Give such layers all their values as arguments (e.g. Normalization(mean=..., "
-            "variance=...)) or build the model again from code, then explain it.")
+            "variance=...)) or build the model again from code, then explain it."
+        )
     return diff
 
 
@@ -104,10 +105,11 @@ def _unguided_relus(model, prefix: str = "") -> list[str]:
         if family is None and isinstance(op, L.Lambda) and op._inbound_nodes:
             inputs = list(op._inbound_nodes[0].input_tensors)
             if len(inputs) == 1:
-                family = _behaves_like(op, inputs[0].shape, ("relu", "relu6", "swish", "gelu", "gelu (exact)",
-                                                              "elu", "softplus"))
+                family = _behaves_like(
+                    op, inputs[0].shape, ("relu", "relu6", "swish", "gelu", "gelu (exact)", "elu", "softplus")
+                )
         if family is None or (family == "relu" and isinstance(op, (L.ReLU, L.Activation))):
-            continue                                       # not ReLU-like, or made guided
+            continue  # not ReLU-like, or made guided
         if family != "relu" and family not in RELU_LIKE:
             continue
         if isinstance(op, L.Lambda):
@@ -115,8 +117,11 @@ def _unguided_relus(model, prefix: str = "") -> list[str]:
         elif not isinstance(op, L.Layer):
             found.append(f"{label} (keras.ops.{type(op).__name__.lower()} in the functional graph)")
         elif isinstance(op, L.ReLU):
-            args = {"relu6": "max_value=6", "capped_relu": f"max_value={op.max_value}",
-                    "thresholded_relu": f"threshold={op.threshold}"}.get(family, f"negative_slope={op.negative_slope}")
+            args = {
+                "relu6": "max_value=6",
+                "capped_relu": f"max_value={op.max_value}",
+                "thresholded_relu": f"threshold={op.threshold}",
+            }.get(family, f"negative_slope={op.negative_slope}")
             found.append(f"{label} (ReLU({args}))")
         else:
             found.append(f"{label} ({type(op).__name__}, {family})")
@@ -151,32 +156,38 @@ def make_guided_model(model):
             if _family(act) == "relu":
                 count[0] += 1
                 act = guided_relu
-            config["activation"] = act     # the function itself: tf.nn.softmax has no config to rebuild it from
+            config["activation"] = act  # the function itself: tf.nn.softmax has no config to rebuild it from
             return type(layer).from_config(config)
         if isinstance(layer, keras.layers.Lambda):
-            return layer    # weightless; its Python function cannot be rebuilt from a config in safe mode
+            return layer  # weightless; its Python function cannot be rebuilt from a config in safe mode
         return type(layer).from_config(config)
 
     try:
         clone = keras.models.clone_model(model, clone_function=replace, recursive=True)
-    except Exception as exc:
-        raise CourseValueError(f"Could not clone {model.name!r} to make its ReLUs guided ({type(exc).__name__}: "
-                         f"{exc}). Guided backpropagation needs a functional or Sequential model.") from None
+    except Exception as exc:  # noqa: BLE001 - any failure of Keras's cloning, said in a course error
+        raise CourseValueError(
+            f"Could not clone {model.name!r} to make its ReLUs guided ({type(exc).__name__}: "
+            f"{exc}). Guided backpropagation needs a functional or Sequential model."
+        ) from None
     clone.set_weights(model.get_weights())
     finalize_state(clone)
     unguided = _unguided_relus(model)
     if count[0] == 0:
         also = f" It has ReLU relatives that cannot be made guided: {', '.join(unguided)}." if unguided else ""
-        raise CourseValueError(f"Model {model.name!r} has no ReLU (activation='relu', Activation('relu') or ReLU()) "
-                         "to make guided; guided backpropagation would silently equal the vanilla gradient."
-                         f"{also} Use VanillaGradient for this model.")
+        raise CourseValueError(
+            f"Model {model.name!r} has no ReLU (activation='relu', Activation('relu') or ReLU()) "
+            "to make guided; guided backpropagation would silently equal the vanilla gradient."
+            f"{also} Use VanillaGradient for this model."
+        )
     check_same_function(model, clone, "guided clone")
     if unguided:
         warnings.warn(
             f"Guided backpropagation on model {model.name!r}: {len(unguided)} ReLU-like operation(s) cannot be "
             f"made guided and pass gradients back as usual, so the result is partly the plain gradient: "
             f"{', '.join(unguided)}. Only activation='relu', Activation('relu') and layers.ReLU() become guided.",
-            ExplainerWarning, stacklevel=3)
+            ExplainerWarning,
+            stacklevel=3,
+        )
     return clone, count[0]
 
 
@@ -191,7 +202,7 @@ def _clone_in_bfloat16(model, keep=()):
 
     def rebuild(layer):
         if isinstance(layer, keras.layers.Lambda):
-            return layer        # weightless; it computes in float32 on the bfloat16 values it is given
+            return layer  # weightless; it computes in float32 on the bfloat16 values it is given
         config = layer.get_config()
         config["dtype"] = "float32" if any(layer is k for k in keep) else "mixed_bfloat16"
         return type(layer).from_config(config)
@@ -213,29 +224,35 @@ def _bfloat16_copy(features, to_logits, model_name: str, value_range=(0, 255)):
 
     tf = _tf()
 
-    def probabilities(model, x):     # ``features`` takes a list of one input, the copy the input itself
+    def probabilities(model, x):  # ``features`` takes a list of one input, the copy the input itself
         return tf.nn.softmax(to_logits(tf.cast(model(x, training=False)[1], tf.float32))).numpy().astype(np.float64)
 
     x = _input_probe(features, value_range)
     h, w = x.shape[1:3]
-    ramps = [np.linspace(0, 1, w, dtype=np.float32)[None, :], np.linspace(1, 0, h, dtype=np.float32)[:, None],
-             np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)]
+    ramps = [
+        np.linspace(0, 1, w, dtype=np.float32)[None, :],
+        np.linspace(1, 0, h, dtype=np.float32)[:, None],
+        np.outer(np.hanning(h), np.hanning(w)).astype(np.float32),
+    ]
     x = np.concatenate([x] + [x * np.broadcast_to(r, (h, w))[None, :, :, None] for r in ramps])
     want = probabilities(features, [x])
     try:
         bf16 = _clone_in_bfloat16(features, keep=[_producer(features.outputs[1])])
-        bf16 = keras.Model(bf16.inputs[0], bf16.outputs, name=f"{bf16.name}_bfloat16")   # one image input, not a list
+        bf16 = keras.Model(bf16.inputs[0], bf16.outputs, name=f"{bf16.name}_bfloat16")  # one image input, not a list
         got = probabilities(bf16, x)
     except Exception as exc:
-        raise CourseValueError(f"Could not make a bfloat16 copy of model {model_name!r} ({type(exc).__name__}: {exc}). "
-                         "Use precision='float32'.") from exc
+        raise CourseValueError(
+            f"Could not make a bfloat16 copy of model {model_name!r} ({type(exc).__name__}: {exc}). "
+            "Use precision='float32'."
+        ) from exc
     diff = float(np.abs(want - got).max()) if want.shape == got.shape else float("inf")
     if not diff <= 0.05:
-        raise CourseValueError(f"In bfloat16, model {model_name!r} computes class probabilities that differ from its "
-                         f"float32 ones by {diff:.3g} on probe images, more than 0.05: its masked passes cannot be "
-                         "trusted in bfloat16. Use precision='float32'.")
+        raise CourseValueError(
+            f"In bfloat16, model {model_name!r} computes class probabilities that differ from its "
+            f"float32 ones by {diff:.3g} on probe images, more than 0.05: its masked passes cannot be "
+            "trusted in bfloat16. Use precision='float32'."
+        )
     return bf16
-
 
 
 def sized_copy(model, height: int | None = None, width: int | None = None):
@@ -258,6 +275,7 @@ def sized_copy(model, height: int | None = None, width: int | None = None):
     if height is None and width is None:
         check_same_function(model, copy, "any-size copy")
     else:
-        probe = np.random.default_rng(0).uniform(0, 255, (2, height, width, 3)).astype(np.float32)
+        size = (2, height or 32, width or 32, 3)
+        probe = np.random.default_rng(0).uniform(0, 255, size).astype(np.float32)
         check_same_function(sized_copy(model), copy, f"{height} x {width} copy", probe=probe)
     return copy

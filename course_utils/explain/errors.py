@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..validation import CourseValueError
 
-__all__ = ["ExplainerWarning", "EmptyMapWarning"]
+__all__ = ["EmptyMapWarning", "ExplainerWarning"]
 
 
 class ExplainerWarning(UserWarning):
@@ -21,5 +21,3 @@ class EmptyMapWarning(ExplainerWarning):
 
 class _CourseTypeError(CourseValueError, TypeError):
     """An argument of the wrong type: a course error that ``except TypeError`` still catches."""
-
-

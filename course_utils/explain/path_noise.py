@@ -9,15 +9,16 @@ Both send ``batch_size`` images at a time through the model, so memory does not 
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 
-from ..validation import CourseValueError, choice, describe, finite_number, nonnegative_int, positive_int
+from ..validation import CourseValueError, choice, describe, finite_number, nonnegative_int
 from .backprop import VanillaGradient
 from .base import Explanation, _Explainer, normalize_maps
 from .errors import EmptyMapWarning
 from .graph import _tf
-from .inputs import _baseline_value, _flag, _value_range
+from .inputs import _baseline_value, _count, _flag, _value_range
 
 __all__ = ["IntegratedGradients", "SmoothGrad"]
 
@@ -39,12 +40,25 @@ class IntegratedGradients(VanillaGradient):
 
     name = "Integrated Gradients"
 
-    def __init__(self, model, baseline=0.0, steps: int = 64, *, method: str = "gausslegendre", batch_size: int = 256,
-                 normalize: bool = False, value_range=(0, 255)):
-        steps = positive_int(steps, "steps", hint="It is the number of points on the path from the baseline to the "
-                             "image (the default is 64).")
-        batch_size = positive_int(batch_size, "batch_size", hint="It is how many points of the paths go through the "
-                                  "model at once.")
+    def __init__(
+        self,
+        model,
+        baseline=0.0,
+        steps: int = 64,
+        *,
+        method: str = "gausslegendre",
+        batch_size: int = 256,
+        normalize: bool = False,
+        value_range=(0, 255),
+    ):
+        steps = _count(
+            steps,
+            "steps",
+            hint="It is the number of points on the path from the baseline to the image (the default is 64).",
+        )
+        batch_size = _count(
+            batch_size, "batch_size", hint="It is how many points of the paths go through the model at once."
+        )
         method = choice(method, ("gausslegendre", "trapezoid"), "method")
         normalize = _flag(normalize, "normalize")
         baseline = _baseline_value(baseline, _value_range(value_range))
@@ -60,12 +74,13 @@ class IntegratedGradients(VanillaGradient):
             return np.broadcast_to(b, x.shape).copy()
         if b.shape == x.shape:
             return b.copy()
-        raise CourseValueError(f"baseline has shape {b.shape}; expected a number, one image {x.shape[1:]} or one per "
-                               f"image {x.shape}.")
+        raise CourseValueError(
+            f"baseline has shape {b.shape}; expected a number, one image {x.shape[1:]} or one per image {x.shape}."
+        )
 
     def _rule(self) -> tuple[np.ndarray, np.ndarray]:
         """The points a_s in [0, 1] and weights w_s of the quadrature rule (float32)."""
-        if self.method == "gausslegendre":                           # exact for polynomials of degree 2m - 1
+        if self.method == "gausslegendre":  # exact for polynomials of degree 2m - 1
             t, w = np.polynomial.legendre.leggauss(self.steps)
             return ((t + 1) / 2).astype(np.float32), (w / 2).astype(np.float32)
         a = np.linspace(0.0, 1.0, self.steps + 1, dtype=np.float32)  # the trapezoidal rule, ends included
@@ -80,7 +95,7 @@ class IntegratedGradients(VanillaGradient):
         as before, to the last bit). Memory: ``batch_size + steps`` images, not N x steps."""
         n, P = len(x), len(a)
         mean_grad = np.zeros_like(x)
-        path_grads = np.empty((P, *x.shape[1:]), np.float32)        # the image whose path is under way
+        path_grads = np.empty((P, *x.shape[1:]), np.float32)  # the image whose path is under way
         for start in range(0, n * P, self.batch_size):
             rows = np.arange(start, min(start + self.batch_size, n * P))
             i, s = rows // P, rows % P
@@ -89,7 +104,7 @@ class IntegratedGradients(VanillaGradient):
             for j in np.unique(i):
                 part = i == j
                 path_grads[s[part]] = g[part]
-                if s[part][-1] == P - 1:                             # its last point: the path is complete
+                if s[part][-1] == P - 1:  # its last point: the path is complete
                     mean_grad[j] = np.einsum("s,s...->...", w, path_grads)
         return mean_grad
 
@@ -98,35 +113,49 @@ class IntegratedGradients(VanillaGradient):
         x, cls = self._prepare(images, class_index)
         fn = self._compiled(target)
         base = self._baseline(x)
-        cls, logits, score = self._chunked(fn, x, cls)              # the class: chosen on the image itself
+        cls, logits, score = self._chunked(fn, x, cls)  # the class: chosen on the image itself
         a, w = self._rule()
         n = len(x)
-        mean_grad = self._path_average(fn, x, base, cls, a, w)      # the path-averaged gradient
+        mean_grad = self._path_average(fn, x, base, cls, a, w)  # the path-averaged gradient
         attr = (x - base) * mean_grad
         scores = np.stack([self._chunked(fn, base, cls)[2], score], axis=1)
-        gap = scores[:, -1] - scores[:, 0]                           # y^c(x) - y^c(x')
+        gap = scores[:, -1] - scores[:, 0]  # y^c(x) - y^c(x')
         delta = gap - attr.reshape(n, -1).sum(axis=1)
         maps = attr
         if self.scale:
             maps = normalize_maps(tf.constant(attr), signed=True).numpy()
-        extra = {"delta": delta, "relative_error": np.abs(delta) / np.maximum(np.abs(gap), 1e-12), "score_gap": gap,
-                 "baseline": base, "steps": self.steps}
-        return Explanation(maps=maps.astype(np.float32), class_index=cls, logits=logits, gradients=mean_grad,
-                           extra={**extra, **({} if target is None else {"target": target})})
+        extra = {
+            "delta": delta,
+            "relative_error": np.abs(delta) / np.maximum(np.abs(gap), 1e-12),
+            "score_gap": gap,
+            "baseline": base,
+            "steps": self.steps,
+        }
+        return Explanation(
+            maps=maps.astype(np.float32),
+            class_index=cls,
+            logits=logits,
+            gradients=mean_grad,
+            extra={**extra, **({} if target is None else {"target": target})},
+        )
 
     def _chunked(self, fn, x, cls):
         """The class, logits and score of the compiled pass ``fn`` over ``x``, in batches of ``batch_size``."""
-        outs = [fn(x[s:s + self.batch_size], cls[s:s + self.batch_size]) for s in range(0, len(x), self.batch_size)]
+        outs = [fn(x[s : s + self.batch_size], cls[s : s + self.batch_size]) for s in range(0, len(x), self.batch_size)]
         c, lg, sc = (np.concatenate([getattr(o, f).numpy() for o in outs]) for f in ("class_index", "logits", "score"))
         return c.astype(np.int32), lg, sc
 
     def _empty_reason(self, ex: Explanation) -> str:
         if np.asarray(ex.gradients).any():
-            return ("The baseline equals the image wherever the gradient is not 0, so x - x' is 0 there and every "
-                    "attribution is 0. Choose a baseline that differs from the image (0.0, a black image, is the "
-                    "usual one).")
-        return ("The gradient of the class score is 0 at every point of the path from the baseline to the image "
-                "(every ReLU on the way is off, or the model ignores its input), so every attribution is 0.")
+            return (
+                "The baseline equals the image wherever the gradient is not 0, so x - x' is 0 there and every "
+                "attribution is 0. Choose a baseline that differs from the image (0.0, a black image, is the "
+                "usual one)."
+            )
+        return (
+            "The gradient of the class score is 0 at every point of the path from the baseline to the image "
+            "(every ReLU on the way is off, or the model ignores its input), so every attribution is 0."
+        )
 
 
 class SmoothGrad(_Explainer):
@@ -147,20 +176,29 @@ class SmoothGrad(_Explainer):
 
     name = "SmoothGrad"
 
-    def __init__(self, model, method=None, *, samples: int = 25, noise: float = 0.15, var: bool = False,
-                 seed: int | None = 0, batch_size: int = 256, value_range=(0, 255)):
+    def __init__(
+        self,
+        model,
+        method=None,
+        *,
+        samples: int = 25,
+        noise: float = 0.15,
+        var: bool = False,
+        seed: int | None = 0,
+        batch_size: int = 256,
+        value_range=(0, 255),
+    ):
         method = _smoothable(VanillaGradient if method is None else method, model)
-        samples = positive_int(samples, "samples", hint="It is the number of noisy copies of each image.")
+        samples = _count(samples, "samples", hint="It is the number of noisy copies of each image.")
         noise = finite_number(noise, "noise")
         if not 0 <= noise <= 1:
             raise CourseValueError(f"noise is a fraction of each image's value range, between 0 and 1; got {noise!r}.")
         var = _flag(var, "var")
         if seed is not None:
             seed = nonnegative_int(seed, "seed", hint="It seeds np.random.RandomState (None: fresh noise each call).")
-            if seed >= 2 ** 32:
+            if seed >= 2**32:
                 raise CourseValueError(f"seed must be below 2**32 (np.random.RandomState's range); got {seed}.")
-        batch_size = positive_int(batch_size, "batch_size", hint="It is how many noisy copies go through the model "
-                                  "at once.")
+        batch_size = _count(batch_size, "batch_size", hint="It is how many noisy copies go through the model at once.")
         super().__init__(model, value_range=value_range)
         self.base = method(model, value_range=None) if isinstance(method, type) else method
         self.takes_target, self._no_target = self.base.takes_target, self.base._no_target
@@ -169,23 +207,27 @@ class SmoothGrad(_Explainer):
 
     def _explain(self, images, class_index, target) -> Explanation:
         x, cls = self._prepare(images, class_index)
-        base, n, S, size = self.base, len(x), self.samples, self.batch_size
-        with warnings.catch_warnings():      # an empty map of one batch is no news: the average is checked once
+        n, S, size = len(x), self.samples, self.batch_size
+        with warnings.catch_warnings():  # an empty map of one batch is no news: the average is checked once
             warnings.simplefilter("ignore", EmptyMapWarning)
-            clean = [base.explain(x[k:k + size], None if class_index is None else cls[k:k + size], target=target)
-                     for k in range(0, n, size)]
+            clean = [
+                self._base_explain(x[k : k + size], None if class_index is None else cls[k : k + size], target)
+                for k in range(0, n, size)
+            ]
             cls = np.concatenate([e.class_index for e in clean])
             logits = np.concatenate([e.logits for e in clean])
             sigma = self.noise * (x.max(axis=(1, 2, 3)) - x.min(axis=(1, 2, 3)))
             rng = np.random.RandomState(self.seed)
-            total = mean = squares = None
-            for start in range(0, S * n, size):   # row r is copy r // n of image r % n, as in (S, N, ...) order
+            total: Any = None
+            mean: Any = None
+            squares: Any = None
+            for start in range(0, S * n, size):  # row r is copy r // n of image r % n, as in (S, N, ...) order
                 rows = np.arange(start, min(start + size, S * n))
                 s, i = rows // n, rows % n
                 eps = rng.normal(0.0, 1.0, (len(rows), *x.shape[1:])).astype(np.float32)
                 noisy = x[i] + eps * sigma[i, None, None, None]
-                g = base.explain(noisy, None if target is not None else cls[i], target=target).maps
-                if total is None:   # float32, summed sample by sample: what grads.mean(axis=0) does
+                g = self._base_explain(noisy, None if target is not None else cls[i], target).maps
+                if total is None:  # float32, summed sample by sample: what grads.mean(axis=0) does
                     total = np.zeros((n, *g.shape[1:]), np.float32)
                     mean, squares = np.zeros(total.shape), np.zeros(total.shape)  # VarGrad: Welford's running sums
                 for k in np.unique(s):
@@ -200,12 +242,24 @@ class SmoothGrad(_Explainer):
         extra = {"sigma": sigma, "samples": self.samples, **({} if target is None else {"target": target})}
         return Explanation(maps=maps.astype(np.float32), class_index=cls, logits=logits, gradients=maps, extra=extra)
 
+    def _base_explain(self, images, class_index, target) -> Explanation:
+        """The smoothed explainer's public ``explain``; its refusals (NaN maps) are said as SmoothGrad's."""
+        try:
+            return self.base.explain(images, class_index, target=target)
+        except CourseValueError as err:
+            raise CourseValueError(f"{self.name}: {err}") from None
+
     def _empty_reason(self, ex: Explanation) -> str:
         if self.var:
-            return ("The gradients of the noisy copies do not vary at all" + (" (noise=0: every copy is the image "
-                    "itself)" if self.noise == 0 else "") + ", so their variance is 0. Use noise > 0 (0.1-0.2).")
-        return ("The gradient of the class score is 0 at every pixel of every noisy copy (every ReLU on the way is "
-                "off, or the model ignores its input), so their mean is 0.")
+            return (
+                "The gradients of the noisy copies do not vary at all"
+                + (" (noise=0: every copy is the image itself)" if self.noise == 0 else "")
+                + ", so their variance is 0. Use noise > 0 (0.1-0.2)."
+            )
+        return (
+            "The gradient of the class score is 0 at every pixel of every noisy copy (every ReLU on the way is "
+            "off, or the model ignores its input), so their mean is 0."
+        )
 
 
 def _smoothable(method, model):
@@ -216,13 +270,19 @@ def _smoothable(method, model):
         return method
     if isinstance(method, _Explainer):
         if method.model is not model:
-            raise CourseValueError(f"SmoothGrad was given {method!r}, an explainer of another model than "
-                                   f"{model.name!r}: build it on the model SmoothGrad explains.")
+            raise CourseValueError(
+                f"SmoothGrad was given {method!r}, an explainer of another model than "
+                f"{model.name!r}: build it on the model SmoothGrad explains."
+            )
         if method.value_range is not None:
-            raise CourseValueError(f"SmoothGrad was given {method!r}, which checks that images lie in "
-                                   f"{method.value_range}; noisy copies leave that range. Build it with "
-                                   "value_range=None (SmoothGrad checks the clean images itself).")
+            raise CourseValueError(
+                f"SmoothGrad was given {method!r}, which checks that images lie in "
+                f"{method.value_range}; noisy copies leave that range. Build it with "
+                "value_range=None (SmoothGrad checks the clean images itself)."
+            )
         return method
-    raise CourseValueError(f"SmoothGrad smooths an explainer: method must be an explainer class (VanillaGradient, the "
-                           f"default, GuidedBackprop, GradCAM ...) or an explainer built on the same model with "
-                           f"value_range=None; got {describe(method)}.")
+    raise CourseValueError(
+        f"SmoothGrad smooths an explainer: method must be an explainer class (VanillaGradient, the "
+        f"default, GuidedBackprop, GradCAM ...) or an explainer built on the same model with "
+        f"value_range=None; got {describe(method)}."
+    )

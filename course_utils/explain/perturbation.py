@@ -8,6 +8,7 @@ score drops. Both send their changed images through the model in large batches.
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
 
@@ -16,9 +17,9 @@ from .base import Computed, Explanation, _Explainer, normalize_maps
 from .cam import _MapExplainer
 from .copies import _bfloat16_copy
 from .graph import _tf
-from .inputs import _flag, _in_range, _value_range
+from .inputs import _count, _flag, _in_range, _value_range
 
-__all__ = ["ScoreCAM", "Occlusion"]
+__all__ = ["Occlusion", "ScoreCAM"]
 
 
 class ScoreCAM(_MapExplainer):
@@ -46,36 +47,51 @@ class ScoreCAM(_MapExplainer):
     takes_target = False
     _no_target = "its weights are the softmax probabilities of one class on the masked images."
 
-    def __init__(self, model, layer: str | None = None, *, batch_size: int = 512, max_channels: int | None = None,
-                 precision: str = "float32", upsample: bool = True, normalize: bool = True, relu: bool = True,
-                 value_range=(0, 255)):
-        batch_size = positive_int(batch_size, "batch_size", hint="It is how many masked images go through the "
-                                  "model at once.")
+    def __init__(
+        self,
+        model,
+        layer: str | None = None,
+        *,
+        batch_size: int = 512,
+        max_channels: int | None = None,
+        precision: str = "float32",
+        upsample: bool = True,
+        normalize: bool = True,
+        relu: bool = True,
+        value_range=(0, 255),
+    ):
+        batch_size = _count(batch_size, "batch_size", hint="It is how many masked images go through the model at once.")
         max_channels = positive_int(max_channels, "max_channels", allow_none=True)
         if not isinstance(precision, str) or precision not in ("float32", "bfloat16"):
-            raise CourseValueError(f"precision must be 'float32' or 'bfloat16' (the arithmetic of the masked forward "
-                                   f"passes), got {describe(precision)}.")
+            raise CourseValueError(
+                f"precision must be 'float32' or 'bfloat16' (the arithmetic of the masked forward "
+                f"passes), got {describe(precision)}."
+            )
         super().__init__(model, layer, upsample=upsample, normalize=normalize, relu=relu, value_range=value_range)
         self.batch_size, self.max_channels, self.precision = batch_size, max_channels, precision
-        self._masked = (self._features if precision == "float32"
-                        else _bfloat16_copy(self._features, self._logits, model.name, value_range))
-        self._masks_fn = self._probs_fn = None
+        self._masked = (
+            self._features
+            if precision == "float32"
+            else _bfloat16_copy(self._features, self._logits, model.name, value_range)
+        )
+        self._masks_fn: Any = None
+        self._probs_fn: Any = None
 
     def _masks(self, x):
         tf = _tf()
         A, t = self._features(x, training=False)
         logits = self._logits(t)
-        up = tf.image.resize(A, tf.shape(x)[1:3], method="bilinear")            # (N, H, W, K)
+        up = tf.image.resize(A, tf.shape(x)[1:3], method="bilinear")  # (N, H, W, K)
         lo = tf.reduce_min(up, axis=(1, 2), keepdims=True)
         hi = tf.reduce_max(up, axis=(1, 2), keepdims=True)
-        masks = tf.math.divide_no_nan(up - lo, hi - lo)                         # constant map -> all 0
+        masks = tf.math.divide_no_nan(up - lo, hi - lo)  # constant map -> all 0
         return A, logits, tf.transpose(masks, (0, 3, 1, 2)), tf.reshape(hi - lo, (tf.shape(A)[0], -1))
 
     def _probs(self, x, masks, image, channel, cls):
         """p^c of image ``image[b]`` masked by its map ``channel[b]``, for a batch of (image, map) pairs; the
         masking happens inside the compiled graph, so the masked images never pass through numpy."""
         tf = _tf()
-        m = tf.gather_nd(masks, tf.stack([image, channel], axis=1))            # (B, H, W)
+        m = tf.gather_nd(masks, tf.stack([image, channel], axis=1))  # (B, H, W)
         xm = tf.gather(x, image) * m[..., None]
         logits = self._logits(tf.cast(self._masked(xm, training=False)[1], tf.float32))
         return tf.gather(tf.nn.softmax(logits), tf.gather(cls, image), axis=1, batch_dims=1)
@@ -87,8 +103,17 @@ class ScoreCAM(_MapExplainer):
             spec = tf.TensorSpec((None, *self.input_shape), tf.float32)
             ints = tf.TensorSpec((None,), tf.int32)
             self._masks_fn = tf.function(self._masks, input_signature=[spec], reduce_retracing=True)
-            self._probs_fn = tf.function(self._probs, reduce_retracing=True, input_signature=[
-                spec, tf.TensorSpec((None, None, *self.input_shape[:2]), tf.float32), ints, ints, ints])
+            self._probs_fn = tf.function(
+                self._probs,
+                reduce_retracing=True,
+                input_signature=[
+                    spec,
+                    tf.TensorSpec((None, None, *self.input_shape[:2]), tf.float32),
+                    ints,
+                    ints,
+                    ints,
+                ],
+            )
         x_t = tf.constant(x)
         A, logits, masks, spread = self._masks_fn(x_t)
         A, logits, spread = A.numpy(), logits.numpy(), spread.numpy()
@@ -97,7 +122,7 @@ class ScoreCAM(_MapExplainer):
         chosen = np.tile(np.arange(K), (n, 1))
         if self.max_channels is not None and self.max_channels < K:
             std = A.reshape(n, -1, K).std(axis=1)
-            chosen = np.sort(np.argsort(-std, axis=1, kind="stable")[:, :self.max_channels], axis=1)
+            chosen = np.sort(np.argsort(-std, axis=1, kind="stable")[:, : self.max_channels], axis=1)
         weights = np.zeros((n, K), np.float32)
         image = np.repeat(np.arange(n), chosen.shape[1])
         channel = chosen.ravel()
@@ -105,24 +130,38 @@ class ScoreCAM(_MapExplainer):
         image, channel = image[keep].astype(np.int32), channel[keep].astype(np.int32)
         cls_t = tf.constant(cls)
         for start in range(0, len(image), self.batch_size):
-            i, k = image[start:start + self.batch_size], channel[start:start + self.batch_size]
+            i, k = image[start : start + self.batch_size], channel[start : start + self.batch_size]
             weights[i, k] = self._probs_fn(x_t, masks, tf.constant(i), tf.constant(k), cls_t).numpy()
         cam = tf.einsum("nhwk,nk->nhw", A, weights)
         maps = self._finish(cam, x).numpy()
-        return Explanation(maps=maps, class_index=cls, logits=logits, feature_maps=A, weights=weights,
-                           extra={"layer": self.layer, "scores": self.scores, "forward_passes": len(image),
-                                  "precision": self.precision})
+        return Explanation(
+            maps=maps,
+            class_index=cls,
+            logits=logits,
+            feature_maps=A,
+            weights=weights,
+            extra={
+                "layer": self.layer,
+                "scores": self.scores,
+                "forward_passes": len(image),
+                "precision": self.precision,
+            },
+        )
 
     def _empty_reason(self, ex: Explanation) -> str:
         if not np.asarray(ex.weights).any():
-            return (f"Every feature map of layer {self.layer!r} is constant over the image, so none can serve as a "
-                    "mask and every weight is 0. Try another layer or image.")
+            return (
+                f"Every feature map of layer {self.layer!r} is constant over the image, so none can serve as a "
+                "mask and every weight is 0. Try another layer or image."
+            )
         return super()._empty_reason(ex)
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(model={self.model.name!r}, layer={self.layer!r}, batch_size={self.batch_size}, "
-                f"max_channels={self.max_channels}, precision={self.precision!r}, upsample={self.upsample}, "
-                f"normalize={self.normalize}, relu={self.relu}, value_range={self.value_range})")
+        return (
+            f"{type(self).__name__}(model={self.model.name!r}, layer={self.layer!r}, batch_size={self.batch_size}, "
+            f"max_channels={self.max_channels}, precision={self.precision!r}, upsample={self.upsample}, "
+            f"normalize={self.normalize}, relu={self.relu}, value_range={self.value_range})"
+        )
 
 
 class Occlusion(_Explainer):
@@ -138,17 +177,29 @@ class Occlusion(_Explainer):
 
     name = "occlusion"
 
-    def __init__(self, model, patch: int = 8, stride: int = 4, baseline=0.0, *, normalize: bool = True,
-                 batch_size: int = 256, value_range=(0, 255)):
-        patch = positive_int(patch, "patch", hint="It is the side of the square hidden at each position, in pixels.")
-        stride = positive_int(stride, "stride", hint="It is how many pixels the patch moves each step.")
+    def __init__(
+        self,
+        model,
+        patch: int = 8,
+        stride: int = 4,
+        baseline=0.0,
+        *,
+        normalize: bool = True,
+        batch_size: int = 256,
+        value_range=(0, 255),
+    ):
+        patch = _count(patch, "patch", hint="It is the side of the square hidden at each position, in pixels.")
+        stride = _count(stride, "stride", hint="It is how many pixels the patch moves each step.")
         if stride > patch:
-            raise CourseValueError(f"stride {stride} is larger than patch {patch}: the pixels between two positions "
-                                   "of the patch would never be hidden, so their map value would be 0 / 0. Use a "
-                                   f"stride of at most {patch} (the default is patch 8, stride 4).")
+            raise CourseValueError(
+                f"stride {stride} is larger than patch {patch}: the pixels between two positions "
+                "of the patch would never be hidden, so their map value would be 0 / 0. Use a "
+                f"stride of at most {patch} (the default is patch 8, stride 4)."
+            )
         normalize = _flag(normalize, "normalize")
-        batch_size = positive_int(batch_size, "batch_size", hint="It is how many occluded images go through the "
-                                  "model at once.")
+        batch_size = _count(
+            batch_size, "batch_size", hint="It is how many occluded images go through the model at once."
+        )
         if not (isinstance(baseline, str) and baseline == "mean"):
             if isinstance(baseline, (str, bool, np.bool_)) or not isinstance(baseline, numbers.Real):
                 raise CourseValueError(f"baseline must be a number or 'mean', got {describe(baseline)}.")
@@ -163,11 +214,11 @@ class Occlusion(_Explainer):
         ys = list(range(0, H - patch + 1, stride))
         xs = list(range(0, W - patch + 1, stride))
         if ys[-1] != H - patch:
-            ys.append(H - patch)                                     # cover the last rows too
+            ys.append(H - patch)  # cover the last rows too
         if xs[-1] != W - patch:
             xs.append(W - patch)
         self.positions = [(r, c) for r in ys for c in xs]
-        self._score_net = None
+        self._score_net: Any = None
 
     def _body(self, x, cls, target=None) -> Computed:
         logits = self._logits(self._score_net(x, training=False))
@@ -180,27 +231,31 @@ class Occlusion(_Explainer):
         tf = _tf()
         x, cls = self._prepare(images, class_index)
         if self._score_net is None:
-            self._score_net = keras.Model(self.model.inputs, self._logit_tensor)   # scores: self._logits
+            self._score_net = keras.Model(self.model.inputs, self._logit_tensor)  # scores: self._logits
         fn = self._compiled(target)
         out = fn(tf.constant(x), tf.constant(cls))
         score, cls, logits = out.score.numpy(), out.class_index.numpy(), out.logits.numpy()
         n, (H, W, C), P, p = len(x), x.shape[1:], len(self.positions), self.patch
-        fill = x.mean(axis=(1, 2), keepdims=True) if self.baseline == "mean" else np.full((n, 1, 1, C), float(self.baseline), np.float32)
+        fill = (
+            x.mean(axis=(1, 2), keepdims=True)
+            if self.baseline == "mean"
+            else np.full((n, 1, 1, C), float(self.baseline), np.float32)
+        )
         total = np.zeros((n, H, W), np.float64)
         count = np.zeros((H, W), np.float64)
         for r, c in self.positions:
-            count[r:r + p, c:c + p] += 1
+            count[r : r + p, c : c + p] += 1
         jobs = [(i, j) for i in range(n) for j in range(P)]
         for start in range(0, len(jobs), self.batch_size):
-            part = jobs[start:start + self.batch_size]
+            part = jobs[start : start + self.batch_size]
             batch = x[[i for i, _ in part]].copy()
             for b, (i, j) in enumerate(part):
                 r, c = self.positions[j]
-                batch[b, r:r + p, c:c + p] = fill[i]
+                batch[b, r : r + p, c : c + p] = fill[i]
             s = fn(tf.constant(batch), tf.constant(cls[[i for i, _ in part]])).score
             for (i, j), v in zip(part, s.numpy()):
                 r, c = self.positions[j]
-                total[i, r:r + p, c:c + p] += score[i] - v
+                total[i, r : r + p, c : c + p] += score[i] - v
         maps = (total / count).astype(np.float32)
         if self.normalize:
             maps = normalize_maps(tf.constant(maps), signed=True).numpy()
@@ -209,6 +264,8 @@ class Occlusion(_Explainer):
 
     def _empty_reason(self, ex: Explanation) -> str:
         fill = "its mean colour" if self.baseline == "mean" else f"the value {self.baseline:g}"
-        return (f"Hiding any {self.patch} x {self.patch} patch with {fill} changes the class score by exactly 0: "
-                "under every patch the image already equals the baseline, or the model ignores its input. Try "
-                "another baseline (a number, or 'mean').")
+        return (
+            f"Hiding any {self.patch} x {self.patch} patch with {fill} changes the class score by exactly 0: "
+            "under every patch the image already equals the baseline, or the model ignores its input. Try "
+            "another baseline (a number, or 'mean')."
+        )

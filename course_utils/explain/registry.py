@@ -20,7 +20,7 @@ from .cam import CAM, EigenCAM, GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM, XG
 from .path_noise import IntegratedGradients, SmoothGrad
 from .perturbation import Occlusion, ScoreCAM
 
-__all__ = ["Method", "REGISTRY", "METHODS", "method", "make", "Names", "FastOptions"]
+__all__ = ["METHODS", "REGISTRY", "FastOptions", "Method", "Names", "make", "method"]
 
 Fast = Literal["slider", "evaluation"]
 
@@ -54,7 +54,7 @@ class Method:
         the ``fast`` options, then ``options``."""
         kw = {**self.options(fast), **options}
         if self.takes_layer:
-            return self.cls(model, layer, **kw)  # type: ignore[call-arg]
+            return self.cls(model, layer, **kw)  # type: ignore[arg-type,call-arg]
         if layer is not None:
             raise CourseValueError(f"{self.name} explains the input pixels and takes no layer; got layer={layer!r}.")
         return self.cls(model, **kw)
