@@ -215,7 +215,7 @@ def _linear_copy(layer, input_shape):
     return copy
 
 
-def _logit_head(model) -> _Head:
+def _logit_head(model) -> _Head:  # long: one branch per way a softmax or sigmoid can be written
     """Find the class scores of ``model``: the logits before a final softmax or sigmoid, never changing it.
 
     The softmax (or sigmoid) is recognised by the identity of its function (``keras.activations.softmax``,

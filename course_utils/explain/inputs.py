@@ -81,7 +81,7 @@ def _baseline_value(baseline, value_range, name: str = "baseline"):
     return arr
 
 
-def _as_batch(images, input_shape: tuple, value_range) -> np.ndarray:
+def _as_batch(images, input_shape: tuple, value_range) -> np.ndarray:  # long: one check after another, in order
     """Check and convert ``images`` to a float32 batch ``(N, H, W, C)``."""
     tf = _tf()
     if isinstance(images, tf.Tensor):

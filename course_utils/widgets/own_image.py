@@ -135,7 +135,9 @@ def _error_html(message) -> str:
     return "<span style='color:#b00'>" + html.escape(str(message)).replace("\n", "<br>") + "</span>"
 
 
-def own_image_explorer(model, image=None, url: str = "", class_names=data.CLASS_NAMES):
+def own_image_explorer(
+    model, image=None, url: str = "", class_names=data.CLASS_NAMES
+):  # long: builds and wires nine widgets
     """A URL box, an upload button, and method / class / layer controls over :func:`own_image_figure`.
 
     Loading errors (unreachable address, not an image, too large) appear as a message under the controls, with
