@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from . import metrics
+from .explain import registry
 from .files import private_temp_dir, write_atomic
 from .validation import CourseError, CourseValueError, describe, finite_number, nonnegative_int, positive_int
 
@@ -72,18 +73,16 @@ def attribution_maps(model, images, classes, seed: int = SEED) -> dict[str, np.n
 
     The random order is a map of uniform noise (image ``i`` gets row ``i`` of one seeded draw).
     """
-    from . import explain
-
     seed = nonnegative_int(seed, "seed")
     x = np.asarray(images, np.float32)
-    out = {
-        "CAM": explain.CAM(model)(x, classes),
-        "Grad-CAM": explain.GradCAM(model)(x, classes),
-        "guided Grad-CAM": to_saliency(explain.GuidedGradCAM(model)(x, classes)),
-        "vanilla gradient": to_saliency(explain.VanillaGradient(model)(x, classes)),
-        "random order": np.random.default_rng(seed).random(x.shape[:3]),
-    }
+    out = {name: to_saliency(registry.make(name, model)(x, classes)) for name in ROAD_METHODS[:-1]}
+    out["random order"] = _random_order(x, seed)
     return {k: np.asarray(v, np.float64) for k, v in out.items()}
+
+
+def _random_order(x: np.ndarray, seed: int) -> np.ndarray:
+    """The "random order" map of images ``x``: uniform noise, image ``i`` gets row ``i`` of one seeded draw."""
+    return np.random.default_rng(seed).random(x.shape[:3])
 
 
 def _predict(model):
@@ -180,16 +179,15 @@ def centre_prior(shape: tuple[int, int], sigma: float | None = None) -> np.ndarr
 
 def localisation_maps(model, mosaics, targets, batch: int = 50) -> dict[str, np.ndarray]:
     """``{name: (n, H, W)}`` for :data:`LOCALISATION_METHODS` on mosaics (the model runs at any size)."""
-    from . import explain, models
+    from . import models
 
     batch = positive_int(batch, "batch")
     big = models.any_size(model)
-    makers = {f"Grad-CAM {layer}": (lambda layer=layer: explain.GradCAM(big, layer)) for layer in LAYERS}
-    makers["guided Grad-CAM"] = lambda: explain.GuidedGradCAM(big)
-    makers["vanilla gradient"] = lambda: explain.VanillaGradient(big)
+    makers = {f"Grad-CAM {layer}": ("Grad-CAM", layer) for layer in LAYERS}
+    makers.update({name: (name, None) for name in LOCALISATION_METHODS[len(LAYERS):]})
     out = {}
-    for name, make in makers.items():
-        method = make()
+    for name, (method_name, layer) in makers.items():
+        method = registry.make(method_name, big, layer)
         out[name] = np.concatenate([to_saliency(method(mosaics[i:i + batch], targets[i:i + batch]))
                                     for i in range(0, len(mosaics), batch)])
     return out
@@ -226,13 +224,11 @@ def localisation_scores(maps: dict, info: dict, grid: int = 3, seed: int = SEED)
 # ---------------------------------------------------------------- notebook 10: every method of the course
 
 RESULTS_10_PATH = Path(__file__).resolve().parent / "assets" / "evaluation_10.json"
-#: Every method of the course (the names of ``explain.METHODS``), then the random baseline.
-ALL_METHODS = ("CAM", "Grad-CAM", "Grad-CAM++", "XGrad-CAM", "HiResCAM", "LayerCAM", "Score-CAM", "Eigen-CAM",
-               "guided backpropagation", "guided Grad-CAM", "vanilla gradient", "SmoothGrad",
-               "Integrated Gradients", "occlusion", "random order")
-#: What keeps the evaluation affordable on two CPU cores (the explorer's slider options): Score-CAM masks with
-#: the 64 most varied of conv4's 256 maps, Integrated Gradients takes 32 points on its path.
-EVAL_OPTIONS = {"Score-CAM": {"max_channels": 64}, "Integrated Gradients": {"steps": 32}}
+#: Every method of the course (the names of ``explain.METHODS``, read from its registry), then the random baseline.
+ALL_METHODS = registry.Names(after=("random order",))
+#: What keeps the evaluation affordable on two CPU cores (each method's ``evaluation`` options in the registry):
+#: Score-CAM masks with the 64 most varied of conv4's 256 maps, Integrated Gradients takes 32 points on its path.
+EVAL_OPTIONS = registry.FastOptions("evaluation")
 #: On 96 x 96 mosaics occlusion moves its 8 x 8 patch by 8 pixels (144 positions instead of 529).
 MOSAIC_OPTIONS = {"occlusion": {"stride": 8}}
 
@@ -240,12 +236,8 @@ MOSAIC_OPTIONS = {"occlusion": {"stride": 8}}
 def make_explainer(model, name: str, options: dict | None = None):
     """The explainer ``name`` (a key of ``explain.METHODS``) for ``model``, with :data:`EVAL_OPTIONS` and then
     ``options`` (``{name: {option: value}}``) applied; the CAM family explains its default, last layer."""
-    from . import explain
-
-    if not isinstance(name, str) or name not in explain.METHODS:
-        raise CourseValueError(f"Unknown method {name!r}; choose one of {', '.join(explain.METHODS)}.")
-    kw = {**EVAL_OPTIONS.get(name, {}), **(options or {}).get(name, {})}
-    return explain.METHODS[name](model, **kw)
+    method = registry.method(name)
+    return method.make(model, fast="evaluation", **(options or {}).get(name, {}))
 
 
 def method_maps(model, images, classes, names=ALL_METHODS, options: dict | None = None, seed: int = SEED,
@@ -265,7 +257,7 @@ def method_maps(model, images, classes, names=ALL_METHODS, options: dict | None 
     out = {}
     for name in names:
         if name == "random order":
-            out[name] = np.random.default_rng(seed).random(x.shape[:3])
+            out[name] = _random_order(x, seed)
             continue
         method = make_explainer(model, name, options)
         if name == "SmoothGrad":
@@ -282,20 +274,9 @@ def method_maps(model, images, classes, names=ALL_METHODS, options: dict | None 
 def fixed_size(model, height: int, width: int):
     """A copy of the fully convolutional ``model`` for ``height`` x ``width`` images (occlusion needs a fixed
     size), checked against :func:`models.any_size` on a probe of that size."""
-    import keras
+    from .explain.copies import sized_copy
 
-    from . import models
-    from .explain import check_same_function, finalize_state
-
-    height, width = positive_int(height, "height"), positive_int(width, "width")
-    config = model.get_config()
-    config["layers"][0]["config"]["batch_shape"] = [None, height, width, config["layers"][0]["config"]["batch_shape"][-1]]
-    copy = keras.Model.from_config(config)
-    copy.set_weights(model.get_weights())
-    finalize_state(copy)
-    probe = np.random.default_rng(0).uniform(0, 255, (2, height, width, 3)).astype(np.float32)
-    check_same_function(models.any_size(model), copy, f"{height} x {width} copy", probe=probe)
-    return copy
+    return sized_copy(model, positive_int(height, "height"), positive_int(width, "width"))
 
 
 def twin_and_labels(x_train, y_train):
@@ -371,7 +352,7 @@ def run_beyond(n_images: int = 100, n_mosaics: int = 60, n_sanity: int = 64, pat
 
     results = {
         "about": {"command": "python -m course_utils.evaluation --beyond", "seed": seed, "seconds": seconds,
-                  "methods": list(ALL_METHODS), "options": EVAL_OPTIONS, "mosaic_options": MOSAIC_OPTIONS},
+                  "methods": list(ALL_METHODS), "options": dict(EVAL_OPTIONS), "mosaic_options": MOSAIC_OPTIONS},
         "road": {"fractions": list(FRACTIONS), "test_indices": idx, "classes": classes,
                  "areas": areas["linear (ROAD)"], "curves": curves["linear (ROAD)"]},
         "mosaics": {"grid": 3, **info, "scores": loc},

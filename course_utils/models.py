@@ -162,19 +162,11 @@ def any_size(model):
     weights classify a 64 x 64 mosaic (notebook 07). The copy shares nothing with ``model``. After the
     weights are copied, preprocessing state is refreshed (an adapted ``Normalization`` keeps its mean and
     variance outside its weights) and the copy is checked against ``model`` on a probe batch of its own
-    size: a ValueError if they differ.
+    size: a ValueError if they differ (:func:`course_utils.explain.copies.sized_copy`).
     """
-    import keras
+    from .explain.copies import sized_copy
 
-    from .explain import check_same_function, finalize_state
-
-    config = model.get_config()
-    config["layers"][0]["config"]["batch_shape"] = [None, None, None, config["layers"][0]["config"]["batch_shape"][-1]]
-    copy = keras.Model.from_config(config)
-    copy.set_weights(model.get_weights())
-    finalize_state(copy)
-    check_same_function(model, copy, "any-size copy")
-    return copy
+    return sized_copy(model)
 
 
 def load_course_model(path: str | Path | None = None):

@@ -259,7 +259,8 @@ def test_smoothgrad_without_noise_is_the_gradient_and_vargrad_is_a_variance(cour
 @pytest.mark.parametrize("make, message", [
     (lambda m: E.IntegratedGradients(m, steps=0), "steps must be a positive int"),
     (lambda m: E.IntegratedGradients(m, method="simpson"), "method must be"),
-    (lambda m: E.SmoothGrad(m, E.GradCAM), "SmoothGrad smooths a gradient method"),
+    (lambda m: E.SmoothGrad(m, "vanilla gradient"), "SmoothGrad smooths an explainer"),
+    (lambda m: E.SmoothGrad(m, E.VanillaGradient(m)), "value_range=None"),
     (lambda m: E.SmoothGrad(m, noise=3), "fraction of each image's value range"),
     (lambda m: E.Occlusion(m, patch=40), "must fit in the model's fixed input size"),
     (lambda m: E.Occlusion(m, baseline="grey"), "baseline must be a number or 'mean'"),
@@ -352,3 +353,59 @@ def _smoothgrad_abs(model, x, c, samples, noise, seed):
     noisy = x[None] + rng.normal(0.0, 1.0, (samples, *x.shape)).astype(np.float32) * sigma[None, :, None, None, None]
     grads = np.stack([E.VanillaGradient(model, value_range=None).explain(n, c).maps for n in noisy])
     return np.abs(grads).mean(axis=0)
+
+
+# ---------------------------------------------------------------- targets other than a class (score functions)
+
+def test_a_target_function_of_the_scores_equals_the_class_it_picks(course_model, images):
+    """``target=lambda y: y[:, 3]`` is ``class_index=3``, for every method that takes a target."""
+    x = images[:3]
+    for make in (lambda m: E.GradCAM(m), lambda m: E.GradCAMPlusPlus(m, "conv3"), lambda m: E.LayerCAM(m),
+                 lambda m: E.VanillaGradient(m), lambda m: E.GuidedGradCAM(m),
+                 lambda m: E.IntegratedGradients(m, steps=4), lambda m: E.Occlusion(m, patch=8, stride=8),
+                 lambda m: E.SmoothGrad(m, samples=2)):
+        explainer = make(course_model)
+        by_class = explainer.explain(x, 3)
+        by_target = explainer.explain(x, target=lambda y: y[:, 3])
+        np.testing.assert_allclose(by_target.maps, by_class.maps, rtol=1e-5, atol=1e-6, err_msg=explainer.name)
+        assert (by_target.class_index == -1).all() and "target" in by_target.extra
+
+
+def test_a_difference_of_classes_is_the_difference_of_their_linear_maps(course_model, images):
+    """Before the ReLU, HiResCAM and Grad-CAM are linear in dy/dA: the map of y^3 - y^5 is map 3 - map 5."""
+    x = images[:4]
+    for cls in (E.HiResCAM, E.GradCAM, E.XGradCAM):
+        explainer = _raw(cls, course_model, "conv3")
+        diff = explainer(x, target=lambda y: y[:, 3] - y[:, 5])
+        want = explainer(x, 3) - explainer(x, 5)
+        np.testing.assert_allclose(diff, want, rtol=1e-4, atol=1e-5 * np.abs(want).max(), err_msg=cls.name)
+    g = E.VanillaGradient(course_model)
+    np.testing.assert_allclose(g(x, target=lambda y: 2.0 * y[:, 1] - y[:, 0]), 2 * g(x, 1) - g(x, 0), rtol=1e-4,
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("make, kw, message", [
+    (lambda m: E.CAM(m), {"target": lambda y: y[:, 3]}, "CAM cannot explain a target"),
+    (lambda m: E.ScoreCAM(m, max_channels=4), {"target": lambda y: y[:, 3]}, "Score-CAM cannot explain a target"),
+    (lambda m: E.EigenCAM(m), {"target": lambda y: y[:, 3]}, "Eigen-CAM cannot explain a target"),
+    (lambda m: E.GradCAM(m), {"target": lambda y: y[:, 3], "class_index": 3}, "class_index or target, not both"),
+    (lambda m: E.GradCAM(m), {"target": 3}, "target must be a function"),
+    (lambda m: E.GradCAM(m), {"target": lambda y: y[:, 3:4]}, "one score per image"),
+    (lambda m: E.GradCAM(m), {"target": lambda y: np.zeros(2)}, "float tensor"),
+    (lambda m: E.GradCAM(m), {"target": lambda y: y["logits"]}, "target failed on the class scores"),
+    (lambda m: E.VanillaGradient(m), {"target": lambda y: keras.ops.stop_gradient(y[:, 0])}, "not computed from the class scores"),
+    (lambda m: E.SmoothGrad(m, E.EigenCAM, samples=1), {"target": lambda y: y[:, 3]}, "Eigen-CAM"),
+])
+def test_a_target_a_method_cannot_take_is_refused_clearly(course_model, images, make, kw, message):
+    from course_utils.validation import CourseValueError
+
+    with pytest.raises(CourseValueError, match=message):
+        make(course_model).explain(images[:2], **kw)
+
+
+def test_smoothgrad_wraps_any_explainer_through_its_public_interface(course_model, images):
+    x = images[:2]
+    sg = E.SmoothGrad(course_model, E.GradCAM, samples=3, noise=0.0).explain(x, 3)
+    np.testing.assert_allclose(sg.maps, E.GradCAM(course_model)(x, 3), rtol=1e-5, atol=1e-6)   # no noise: the map
+    built = E.SmoothGrad(course_model, E.LayerCAM(course_model, "conv3", value_range=None), samples=2)
+    assert built(x).shape == (2, 32, 32) and built.name == "SmoothGrad (LayerCAM)"

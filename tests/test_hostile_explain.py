@@ -422,8 +422,8 @@ def test_the_wrong_kind_of_argument_is_a_course_error_that_old_except_clauses_st
     with pytest.raises(TypeError, match="keras.Model") as err:
         E.GradCAM("not a model")
     assert isinstance(err.value, CourseValueError)
-    with pytest.raises(CourseValueError, match="SmoothGrad smooths a gradient method"):
-        E.SmoothGrad(model, E.IntegratedGradients)
+    with pytest.raises(CourseValueError, match="SmoothGrad smooths an explainer"):
+        E.SmoothGrad(model, np.mean)
 
 
 # ---------------------------------------------------------------- the bottom-up saliency model (course_utils.saliency)
