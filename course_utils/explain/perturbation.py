@@ -17,7 +17,7 @@ from .base import Computed, Explanation, _Explainer, normalize_maps
 from .cam import _MapExplainer
 from .copies import _bfloat16_copy
 from .graph import _tf
-from .inputs import _count, _flag, _in_range, _value_range
+from .inputs import _flag, _in_range, _value_range
 
 __all__ = ["Occlusion", "ScoreCAM"]
 
@@ -60,7 +60,9 @@ class ScoreCAM(_MapExplainer):
         relu: bool = True,
         value_range=(0, 255),
     ):
-        batch_size = _count(batch_size, "batch_size", hint="It is how many masked images go through the model at once.")
+        batch_size = positive_int(
+            batch_size, "batch_size", hint="It is how many masked images go through the model at once."
+        )
         max_channels = positive_int(max_channels, "max_channels", allow_none=True)
         if not isinstance(precision, str) or precision not in ("float32", "bfloat16"):
             raise CourseValueError(
@@ -188,8 +190,8 @@ class Occlusion(_Explainer):
         batch_size: int = 256,
         value_range=(0, 255),
     ):
-        patch = _count(patch, "patch", hint="It is the side of the square hidden at each position, in pixels.")
-        stride = _count(stride, "stride", hint="It is how many pixels the patch moves each step.")
+        patch = positive_int(patch, "patch", hint="It is the side of the square hidden at each position, in pixels.")
+        stride = positive_int(stride, "stride", hint="It is how many pixels the patch moves each step.")
         if stride > patch:
             raise CourseValueError(
                 f"stride {stride} is larger than patch {patch}: the pixels between two positions "
@@ -197,7 +199,7 @@ class Occlusion(_Explainer):
                 f"stride of at most {patch} (the default is patch 8, stride 4)."
             )
         normalize = _flag(normalize, "normalize")
-        batch_size = _count(
+        batch_size = positive_int(
             batch_size, "batch_size", hint="It is how many occluded images go through the model at once."
         )
         if not (isinstance(baseline, str) and baseline == "mean"):

@@ -65,7 +65,7 @@ class _Deadline:
 
 
 def _connection_class(base: type, deadline: _Deadline) -> type:
-    class Connection(base):  # type: ignore[misc, valid-type]
+    class Connection(base):
         def connect(self) -> None:
             # self.timeout: http.client's connection class is the base, which mypy cannot see here
             per_step = self.timeout if isinstance(self.timeout, (int, float)) else deadline.seconds  # type: ignore[has-type]

@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import data, explain
 from ..explain import registry
+from ..explain.activations import softmax
 from ..validation import CourseValueError, describe
 from ..validation import class_index as _class_index
 
@@ -56,9 +57,7 @@ def _wanted_class(class_index, num_classes: int) -> int | None:
 
 def _top3(logits) -> tuple[np.ndarray, np.ndarray]:
     """The softmax of ``logits`` (10,) and the indices of its three largest values, largest first."""
-    logits = np.asarray(logits, dtype=np.float64).reshape(-1)
-    probs = np.exp(logits - logits.max())
-    probs /= probs.sum()
+    probs = softmax(np.asarray(logits, dtype=np.float64).reshape(-1))
     return np.argsort(probs)[::-1][:3], probs
 
 
