@@ -25,10 +25,14 @@ import json
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .validation import CourseError
+
+if TYPE_CHECKING:
+    import keras
 
 __all__ = [
     "CIFAR10_MEAN",
@@ -77,7 +81,7 @@ def build_course_cnn(
     weight_decay: float = 2.5e-4,
     mean: Sequence[float] = CIFAR10_MEAN,
     std: Sequence[float] = CIFAR10_STD,
-):
+) -> keras.Model:
     """Build the (untrained) course CNN.
 
     Args:
@@ -123,7 +127,7 @@ def build_course_cnn(
     return keras.Model(inputs, outputs, name="course_cnn")
 
 
-def fold_batch_norm(trained, weight_decay: float = 2.5e-4):
+def fold_batch_norm(trained: keras.Model, weight_decay: float = 2.5e-4) -> keras.Model:
     """Return the deployed model: ``trained`` (built with ``batch_norm=True``) with every
     BatchNormalization folded into the convolution before it.
 
@@ -157,7 +161,7 @@ def fold_batch_norm(trained, weight_decay: float = 2.5e-4):
     return deployed
 
 
-def any_size(model):
+def any_size(model: keras.Model) -> keras.Model:
     """A copy of a fully convolutional ``model`` that takes images of any size (N, H, W, 3).
 
     The course model has no Flatten: its convolutions, pooling and GAP work on any size, so the same
@@ -171,7 +175,7 @@ def any_size(model):
     return sized_copy(model)
 
 
-def load_course_model(path: str | Path | None = None):
+def load_course_model(path: str | Path | None = None) -> keras.Model:
     """Load the trained course model shipped with the package (Keras safe mode: no code is loaded).
 
     Returns a ``keras.Model`` mapping ``(N, 32, 32, 3)`` images with values 0-255 to ``(N, 10)`` logits.

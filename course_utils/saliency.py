@@ -16,9 +16,11 @@ pyramid level 2: map pixel (row, col) covers image pixels 4 row ... 4 row + 3 (`
 
 from __future__ import annotations
 
-from typing import cast
+from collections.abc import Sequence
+from typing import Any, Literal, cast, overload
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .validation import CourseValueError, describe, finite_array, finite_number, nonnegative_int, positive_int
 
@@ -105,12 +107,12 @@ def gaussian_pyramid(a: np.ndarray, levels: int) -> list[np.ndarray]:
     return pyramid
 
 
-def intensity(image) -> np.ndarray:
+def intensity(image: ArrayLike) -> np.ndarray:
     """I = (r + g + b) / 3."""
     return _as_float_image(image).mean(axis=-1)
 
 
-def colour_opponents(image) -> tuple[np.ndarray, np.ndarray]:
+def colour_opponents(image: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Red-green and blue-yellow opponency (Itti et al.'s broadly tuned channels), as (RG, BY).
 
     Hue is separated from brightness by dividing by I where the image is bright enough.
@@ -150,7 +152,9 @@ def orientation_maps(gray: np.ndarray) -> dict[int, np.ndarray]:
     return {theta: np.abs(_convolve(gray, gabor_kernel(theta))) for theta in ORIENTATIONS}
 
 
-def centre_surround(feature: np.ndarray, centres=CENTRES, deltas=DELTAS) -> list[np.ndarray]:
+def centre_surround(
+    feature: np.ndarray, centres: Sequence[int] = CENTRES, deltas: Sequence[int] = DELTAS
+) -> list[np.ndarray]:
     """Feature maps |F(c) - F(s)| for each centre level c and surround level s = c + delta, each at the
     resolution of level c."""
     for name, levels, check in (("centres", centres, nonnegative_int), ("deltas", deltas, positive_int)):
@@ -198,7 +202,15 @@ def normalize_map(a: np.ndarray, M: float = 1.0) -> np.ndarray:
     return a * (M - m) ** 2
 
 
-def saliency_map(image, return_parts: bool = False):
+@overload
+def saliency_map(image: ArrayLike, return_parts: Literal[False] = False) -> np.ndarray: ...
+
+
+@overload
+def saliency_map(image: ArrayLike, return_parts: Literal[True]) -> dict[str, Any]: ...
+
+
+def saliency_map(image: ArrayLike, return_parts: bool = False) -> np.ndarray | dict[str, Any]:
     """The bottom-up saliency map of an RGB image, at the resolution of pyramid level 2 (H/4 x W/4).
 
     Returns the map in [0, 1], or with ``return_parts`` a dict that also holds the three conspicuity maps
@@ -232,7 +244,7 @@ def saliency_map(image, return_parts: bool = False):
 FEATURES = ("red", "green", "blue", "yellow", "bright", "horizontal", "diagonal_45", "vertical", "diagonal_135")
 
 
-def feature_map(image, feature: str) -> np.ndarray:
+def feature_map(image: ArrayLike, feature: str) -> np.ndarray:
     """The normalised centre-surround map of one specific feature (e.g. 'red', 'vertical'), at the
     saliency map's resolution. Bottom-up saliency pools opposite features ('red' and 'green' both raise the
     colour map); a task can ask for one of them."""
@@ -253,7 +265,7 @@ def feature_map(image, feature: str) -> np.ndarray:
     return normalize_map(cast(np.ndarray, sum(resize(normalize_map(m), target) for m in centre_surround(source))))
 
 
-def top_down_saliency(image, gains: dict[str, float], bottom_up_weight: float = 1.0) -> np.ndarray:
+def top_down_saliency(image: ArrayLike, gains: dict[str, float], bottom_up_weight: float = 1.0) -> np.ndarray:
     """A task-driven map: bottom-up saliency plus the feature maps the task asks for, each times its gain
     (in the spirit of guided search: Wolfe, 1994; Navalpakkam & Itti, 2005). Scaled to a maximum of 1."""
     bottom_up_weight = finite_number(bottom_up_weight, "bottom_up_weight")
@@ -341,7 +353,7 @@ BLUE = (0.0, 0.596, 0.930)
 _COLOURS = {"orange": ORANGE, "blue": BLUE}
 
 
-def bars_scene(n: int = 6, size: int = 128, seed: int = 0):
+def bars_scene(n: int = 6, size: int = 128, seed: int = 0) -> tuple[np.ndarray, tuple[int, int]]:
     """Vertical blue bars and one horizontal one. Returns (image, (row, col) of the odd bar)."""
     _scene_args(n, size, seed)
     rng = np.random.default_rng(seed)
@@ -350,7 +362,7 @@ def bars_scene(n: int = 6, size: int = 128, seed: int = 0):
     return _scene([(p, BLUE, i == odd) for i, p in enumerate(pos)], size), pos[odd]
 
 
-def colour_scene(n: int = 6, size: int = 128, seed: int = 0):
+def colour_scene(n: int = 6, size: int = 128, seed: int = 0) -> tuple[np.ndarray, tuple[int, int]]:
     """Vertical blue bars and one orange one. Returns (image, (row, col) of the orange bar)."""
     _scene_args(n, size, seed)
     rng = np.random.default_rng(seed)
@@ -359,7 +371,9 @@ def colour_scene(n: int = 6, size: int = 128, seed: int = 0):
     return _scene([(p, ORANGE if i == odd else BLUE, False) for i, p in enumerate(pos)], size), pos[odd]
 
 
-def conjunction_scene(n: int = 6, size: int = 128, seed: int = 0):
+def conjunction_scene(
+    n: int = 6, size: int = 128, seed: int = 0
+) -> tuple[np.ndarray, tuple[int, int], list[tuple[int, int]]]:
     """An orange vertical target among orange horizontal and blue vertical bars: it differs from every
     distractor only in the conjunction of colour and orientation. Returns (image, target, positions)."""
     _scene_args(n, size, seed)
@@ -387,7 +401,9 @@ def _parse_kind(kind: str) -> tuple[tuple[float, float, float], bool]:
     return _COLOURS[words[0]], words[1] == "horizontal"
 
 
-def search_scene(target: str, distractors, n: int = 6, size: int = 128, seed: int = 0):
+def search_scene(
+    target: str, distractors: Sequence[str], n: int = 6, size: int = 128, seed: int = 0
+) -> tuple[np.ndarray, tuple[int, int], list[tuple[int, int]]]:
     """A visual-search scene of n x n bars: one ``target`` (e.g. ``"orange vertical"``) among distractors,
     each drawn at random from the kinds in ``distractors`` (e.g. ``["blue vertical", "blue horizontal"]``).
     Returns (image, (row, col) of the target, positions of all bars)."""
@@ -408,7 +424,7 @@ def search_scene(target: str, distractors, n: int = 6, size: int = 128, seed: in
 # ---------------------------------------------------------------- reading fixations
 
 
-def to_image(rc) -> tuple[int, int]:
+def to_image(rc: Sequence[int]) -> tuple[int, int]:
     """The image pixel (row, col) at the centre of saliency-map pixel ``rc`` = (row, col)."""
     if isinstance(rc, (str, bytes)) or not hasattr(rc, "__len__") or len(rc) != 2:
         raise CourseValueError(f"rc must be a map pixel (row, col), two ints >= 0; got {describe(rc)}.")
@@ -416,7 +432,7 @@ def to_image(rc) -> tuple[int, int]:
     return int(rc[0]) * SCALE + SCALE // 2, int(rc[1]) * SCALE + SCALE // 2
 
 
-def nearest_item(rc, positions) -> int:
+def nearest_item(rc: Sequence[int], positions: Sequence[Sequence[int]]) -> int:
     """Index of the item (among ``positions``, image pixels) nearest to saliency-map pixel ``rc``."""
     r, c = to_image(rc)
     if not len(positions):
@@ -424,7 +440,7 @@ def nearest_item(rc, positions) -> int:
     return int(np.argmin([(r - p[0]) ** 2 + (c - p[1]) ** 2 for p in positions]))
 
 
-def item_kind(image, centre) -> str:
+def item_kind(image: ArrayLike, centre: Sequence[int]) -> str:
     """What the bar centred at image pixel ``centre`` is: e.g. ``"orange vertical"``."""
     img = _as_float_image(image)
     r, c = centre

@@ -23,9 +23,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .files import UnsafePathError, write_atomic
 from .validation import CourseError
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 CODE_STUB = "# YOUR CODE HERE"
@@ -67,7 +71,7 @@ def solution_regions(source: str) -> list[list[str]]:
     return regions
 
 
-def mark_for_nbgrader(nb, prefix: str) -> int:
+def mark_for_nbgrader(nb: NotebookNode, prefix: str) -> int:
     """Give every ``solution`` cell nbgrader's metadata (a solution cell, not graded, id ``prefix``-N).
 
     Returns how many cells were marked. Cells already marked keep their ids.
@@ -89,7 +93,7 @@ def mark_for_nbgrader(nb, prefix: str) -> int:
     return marked
 
 
-def student_notebook(nb, name: str = "notebook"):
+def student_notebook(nb: NotebookNode, name: str = "notebook") -> NotebookNode:
     """The student copy of one notebook (a new object; ``nb`` is not changed)."""
     import copy
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -25,6 +25,9 @@ from .shared import (
     to_saliency,
 )
 
+if TYPE_CHECKING:
+    import keras
+
 __all__ = ["LAYERS", "LOCALISATION_METHODS", "ROAD_METHODS", "attribution_maps", "localisation_maps", "run"]
 
 ROAD_METHODS = ("CAM", "Grad-CAM", "guided Grad-CAM", "vanilla gradient", "random order")
@@ -33,7 +36,9 @@ LAYERS = ("conv4", "res2", "conv3", "res1")
 LOCALISATION_METHODS = tuple(f"Grad-CAM {layer}" for layer in LAYERS) + ("guided Grad-CAM", "vanilla gradient")
 
 
-def attribution_maps(model: Any, images: ArrayLike, classes: ArrayLike, seed: int = SEED) -> dict[str, np.ndarray]:
+def attribution_maps(
+    model: keras.Model, images: ArrayLike, classes: ArrayLike, seed: int = SEED
+) -> dict[str, np.ndarray]:
     """The maps ROAD ranks pixels by: ``{name: (N, H, W)}`` for :data:`ROAD_METHODS`.
 
     The random order is a map of uniform noise (image ``i`` gets row ``i`` of one seeded draw).
@@ -45,7 +50,9 @@ def attribution_maps(model: Any, images: ArrayLike, classes: ArrayLike, seed: in
     return {k: np.asarray(v, np.float64) for k, v in out.items()}
 
 
-def localisation_maps(model: Any, mosaics: np.ndarray, targets: np.ndarray, batch: int = 50) -> dict[str, np.ndarray]:
+def localisation_maps(
+    model: keras.Model, mosaics: np.ndarray, targets: np.ndarray, batch: int = 50
+) -> dict[str, np.ndarray]:
     """``{name: (n, H, W)}`` for :data:`LOCALISATION_METHODS` on mosaics (the model runs at any size)."""
     from .. import models
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -27,6 +27,12 @@ from .shared import (
     save,
     to_saliency,
 )
+
+if TYPE_CHECKING:
+    import keras
+
+    from ..explain.base import _Explainer
+    from ..explain.path_noise import SmoothGrad
 
 __all__ = [
     "ALL_METHODS",
@@ -52,7 +58,7 @@ MOSAIC_OPTIONS = {"occlusion": {"stride": 8}}
 Options = Mapping[str, Mapping[str, Any]]
 
 
-def make_explainer(model: Any, name: str, options: Options | None = None) -> Any:
+def make_explainer(model: keras.Model, name: str, options: Options | None = None) -> _Explainer:
     """The explainer ``name`` (a key of ``explain.METHODS``) for ``model``, with :data:`EVAL_OPTIONS` and then
     ``options`` (``{name: {option: value}}``) applied; the CAM family explains its default, last layer."""
     method = registry.method(name)
@@ -60,7 +66,7 @@ def make_explainer(model: Any, name: str, options: Options | None = None) -> Any
 
 
 def method_maps(
-    model: Any,
+    model: keras.Model,
     images: ArrayLike,
     classes: ArrayLike,
     names: str | Sequence[str] = ALL_METHODS,
@@ -87,9 +93,10 @@ def method_maps(
             continue
         method = make_explainer(model, name, options)
         if name == "SmoothGrad":
+            smooth = cast("SmoothGrad", method)
             parts = []
             for i in range(len(x)):
-                method.seed = [seed, i]
+                smooth.seed = [seed, i]
                 parts.append(to_saliency(method(x[i : i + 1], cls[i : i + 1])))
         else:
             parts = [to_saliency(method(x[i : i + batch], cls[i : i + batch])) for i in range(0, len(x), batch)]
@@ -97,7 +104,7 @@ def method_maps(
     return out
 
 
-def fixed_size(model: Any, height: int, width: int) -> Any:
+def fixed_size(model: keras.Model, height: int, width: int) -> keras.Model:
     """A copy of the fully convolutional ``model`` for ``height`` x ``width`` images (occlusion needs a fixed
     size), checked against :func:`models.any_size` on a probe of that size."""
     from ..explain.copies import sized_copy
@@ -105,7 +112,7 @@ def fixed_size(model: Any, height: int, width: int) -> Any:
     return sized_copy(model, positive_int(height, "height"), positive_int(width, "width"))
 
 
-def twin_and_labels(x_train: np.ndarray, y_train: ArrayLike) -> tuple[Any, np.ndarray]:
+def twin_and_labels(x_train: np.ndarray, y_train: ArrayLike) -> tuple[keras.Model, np.ndarray]:
     """The random-label twin of notebook 07 and the permuted labels it memorised: ``(twin, labels (n,))`` for
     its first ``n`` training images (the model card says n and the permutation's seed)."""
     from .. import models

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -14,6 +14,9 @@ from numpy.typing import ArrayLike
 from .. import metrics
 from ..files import write_atomic
 from ..validation import CourseError, CourseValueError, describe, finite_number, nonnegative_int, positive_int
+
+if TYPE_CHECKING:
+    import keras
 
 __all__ = [
     "CONFUSABLE",
@@ -66,7 +69,7 @@ def random_map(shape: tuple[int, ...], seed: int) -> np.ndarray:
     return np.random.default_rng(seed).random(shape)
 
 
-def first_correct(model: Any, images: ArrayLike, labels: ArrayLike, n: int) -> np.ndarray:
+def first_correct(model: keras.Model, images: ArrayLike, labels: ArrayLike, n: int) -> np.ndarray:
     """Indices of the first ``n`` images the model labels correctly (``images``: (N, 32, 32, 3))."""
     n = positive_int(n, "n")
     idx = correct_pool(model, images, labels)
@@ -78,13 +81,13 @@ def first_correct(model: Any, images: ArrayLike, labels: ArrayLike, n: int) -> n
     return idx[:n]
 
 
-def correct_pool(model: Any, images: ArrayLike, labels: ArrayLike) -> np.ndarray:
+def correct_pool(model: keras.Model, images: ArrayLike, labels: ArrayLike) -> np.ndarray:
     """Indices of every image of ``images`` that ``model`` labels correctly."""
     pred = model.predict(np.asarray(images, np.float32), batch_size=500, verbose=0).argmax(1)
     return np.flatnonzero(pred == np.asarray(labels))
 
 
-def _predict(model: Any) -> Callable[[np.ndarray], np.ndarray]:
+def _predict(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
     import tensorflow as tf
 
     forward = tf.function(lambda t: tf.nn.softmax(model(t, training=False)), reduce_retracing=True)
@@ -92,7 +95,7 @@ def _predict(model: Any) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def road_areas(
-    model: Any,
+    model: keras.Model,
     images: ArrayLike,
     classes: ArrayLike,
     maps: Mapping[str, np.ndarray],

@@ -9,7 +9,7 @@ Both send ``batch_size`` images at a time through the model, so memory does not 
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,10 @@ from .base import Explanation, _Explainer, normalize_maps
 from .errors import EmptyMapWarning
 from .graph import _tf
 from .inputs import _baseline_value, _flag, _value_range
+
+if TYPE_CHECKING:
+    import keras
+    from numpy.typing import ArrayLike
 
 __all__ = ["IntegratedGradients", "SmoothGrad"]
 
@@ -42,14 +46,14 @@ class IntegratedGradients(VanillaGradient):
 
     def __init__(
         self,
-        model,
-        baseline=0.0,
+        model: keras.Model,
+        baseline: float | ArrayLike = 0.0,
         steps: int = 64,
         *,
         method: str = "gausslegendre",
         batch_size: int = 256,
         normalize: bool = False,
-        value_range=(0, 255),
+        value_range: tuple[float, float] | None = (0, 255),
     ):
         steps = positive_int(
             steps,
@@ -178,15 +182,15 @@ class SmoothGrad(_Explainer):
 
     def __init__(
         self,
-        model,
-        method=None,
+        model: keras.Model,
+        method: type[_Explainer] | _Explainer | None = None,
         *,
         samples: int = 25,
         noise: float = 0.15,
         var: bool = False,
         seed: int | None = 0,
         batch_size: int = 256,
-        value_range=(0, 255),
+        value_range: tuple[float, float] | None = (0, 255),
     ):
         method = _smoothable(VanillaGradient if method is None else method, model)
         samples = positive_int(samples, "samples", hint="It is the number of noisy copies of each image.")

@@ -8,7 +8,7 @@ score drops. Both send their changed images through the model in large batches.
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from .cam import _MapExplainer
 from .copies import _bfloat16_copy
 from .graph import _tf
 from .inputs import _flag, _in_range, _value_range
+
+if TYPE_CHECKING:
+    import keras
 
 __all__ = ["Occlusion", "ScoreCAM"]
 
@@ -49,7 +52,7 @@ class ScoreCAM(_MapExplainer):
 
     def __init__(
         self,
-        model,
+        model: keras.Model,
         layer: str | None = None,
         *,
         batch_size: int = 512,
@@ -58,7 +61,7 @@ class ScoreCAM(_MapExplainer):
         upsample: bool = True,
         normalize: bool = True,
         relu: bool = True,
-        value_range=(0, 255),
+        value_range: tuple[float, float] | None = (0, 255),
     ):
         batch_size = positive_int(
             batch_size, "batch_size", hint="It is how many masked images go through the model at once."
@@ -181,14 +184,14 @@ class Occlusion(_Explainer):
 
     def __init__(
         self,
-        model,
+        model: keras.Model,
         patch: int = 8,
         stride: int = 4,
-        baseline=0.0,
+        baseline: float | str = 0.0,
         *,
         normalize: bool = True,
         batch_size: int = 256,
-        value_range=(0, 255),
+        value_range: tuple[float, float] | None = (0, 255),
     ):
         patch = positive_int(patch, "patch", hint="It is the side of the square hidden at each position, in pixels.")
         stride = positive_int(stride, "stride", hint="It is how many pixels the patch moves each step.")
