@@ -179,6 +179,8 @@ class SmoothGrad(_Explainer):
     """
 
     name = "SmoothGrad"
+    #: np.random.RandomState's seed: an int, or a list of ints (the evaluation seeds image i with [seed, i]).
+    seed: int | list[int] | None
 
     def __init__(
         self,
