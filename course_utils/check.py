@@ -206,6 +206,7 @@ def _card_sha256() -> str | None:
         return None
 
 
+# long: one branch per way the data can be missing, damaged or unverified, each with its own advice
 def check_data() -> tuple[Item, Path | None]:
     """CIFAR-10 is found without downloading; an archive's SHA-256 is the model card's or the official one;
     all six batches and ``batches.meta`` load with the right shapes (:func:`course_utils.data.verify_cifar10`).

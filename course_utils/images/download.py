@@ -238,6 +238,7 @@ def _download(url: str, timeout: float, max_bytes: int) -> bytes:
         raise ImageLoadError(_scrub(str(exc), password)) from None
 
 
+# long: each way a download can fail (slow, too large, an HTTP error, a bad redirect) says so itself
 def _fetch(url: str, shown: str, auth: tuple[str, str] | None, timeout: float, max_bytes: int) -> bytes:
     """The body of ``url`` (already encoded); ``shown``: the address as messages show it (no credentials)."""
     where = _short(shown)

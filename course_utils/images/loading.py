@@ -49,6 +49,7 @@ def _home_error(text: str) -> ImageLoadError:
     )
 
 
+# long: one branch per kind of source (path, URL, bytes, array) and per way it can be unreadable
 def load_image(
     source: ImageSource, timeout: float = TIMEOUT_S, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS
 ) -> np.ndarray:

@@ -53,6 +53,7 @@ def removal_masks(
     return (rank[None, :] < ks[:, None]).reshape(len(ks), *s.shape)
 
 
+# long: every argument checked (hostile-input tests), then one loop over fractions with its checks
 def removal_curves(
     predict: Callable[[np.ndarray], ArrayLike],
     images: ArrayLike,
