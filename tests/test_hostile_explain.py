@@ -471,8 +471,15 @@ def test_generated_fixation_arguments_give_distinct_fixations_or_a_course_error(
         path = S.winner_take_all(s, k=k, radius=radius)
     except CourseError:
         return
-    assert len(path) == k and path[0] == np.unravel_index(np.argmax(s), s.shape)     # the first: the maximum
+    assert 1 <= len(path) <= k and path[0] == np.unravel_index(np.argmax(s), s.shape)   # the first: the maximum
     assert all(0 <= r < 4 and 0 <= c < 5 for r, c in path)
+    assert len(set(path)) == len(path), "a place was fixated twice (a fully inhibited map has no winner)"
+    if len(path) < k:       # the path ends early only when inhibition of return has covered the whole map
+        yy, xx = np.mgrid[:4, :5]
+        covered = np.zeros((4, 5), bool)
+        for r, c in path:
+            covered |= (yy - r) ** 2 + (xx - c) ** 2 <= radius**2
+        assert covered.all()
 
 
 @FAST

@@ -106,7 +106,7 @@ def check_l2_penalty(answer: Answer, weights: Iterable[ArrayLike], lam: float) -
         rng = np.random.default_rng(3)
         sets.append(([rng.normal(size=(3, 3, 2, 4)), rng.normal(size=(5, 2))], 0.01))
     for ws, lam_ in sets:
-        got = float(np.asarray(_call(answer, ws, lam_) if callable(answer) else answer, dtype=np.float64).sum())
+        got = float(_array(_call(answer, ws, lam_) if callable(answer) else answer, "the penalty").sum())
         sq = sum(float((np.asarray(w, np.float64) ** 2).sum()) for w in ws)
         want = lam_ * sq
         if np.isclose(got, want, rtol=1e-4):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._core import Answer, AnswerTypeError, Feedback, _call, _needs_answer
+from ._core import Answer, AnswerTypeError, Feedback, _array, _call, _needs_answer
 
 __all__ = ["check_linear_fill", "check_tile_of_max"]
 
@@ -112,7 +112,7 @@ def check_linear_fill(answer: Answer) -> Feedback:
         patch = patch.copy()
         patch[1, 1] = 999.0  # the removed pixel: its old value is unknown
         want = _road_fill(patch)
-        got = np.asarray(_call(answer, patch.copy()), dtype=np.float64)
+        got = _array(_call(answer, patch.copy()), "what your function returned")
         where = "" if n == 0 else "right for the first patch, but not for another one: "
         if got.shape != np.shape(want):
             return Feedback(

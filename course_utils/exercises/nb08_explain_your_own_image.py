@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._core import Answer, Feedback, _call, _needs_answer
+from ._core import Answer, AnswerTypeError, Feedback, _call, _needs_answer
 
 __all__ = ["check_centre_crop", "check_top3"]
 
@@ -15,6 +15,22 @@ __all__ = ["check_centre_crop", "check_top3"]
 def _second_logits(y: np.ndarray) -> np.ndarray:
     """Another logit vector of the same length, in another order (for trying the learner's function)."""
     return np.random.default_rng(8).permutation(y.size) * 0.7 - 2.0
+
+
+def _names(answer: Answer) -> list:
+    """A learner's list of class names as a list (a string is one name); anything that is not a sequence of
+    names or numbers is refused with :class:`AnswerTypeError`."""
+    if isinstance(answer, str):
+        return [answer]
+    try:
+        items = list(answer)
+    except TypeError:
+        items = None
+    if items is None or any(np.ndim(v) > 0 for v in items):
+        raise AnswerTypeError(
+            f"expected a list of three class names, got {type(answer).__name__} ({str(answer)[:40]!r})."
+        ) from None
+    return items
 
 
 @_needs_answer
@@ -29,7 +45,7 @@ def check_top3(answer: Answer, logits: ArrayLike, class_names: Sequence[str]) ->
         return [names[i] for i in np.argsort(v)[::-1][:3]]
 
     if not callable(answer):
-        got = list(answer) if not isinstance(answer, str) else [answer]
+        got = _names(answer)
         return Feedback(
             False,
             ("these are the right three names for this photo, " if got == top(y) else "")
@@ -37,8 +53,7 @@ def check_top3(answer: Answer, logits: ArrayLike, class_names: Sequence[str]) ->
             "can try it on other logits too.",
         )
     for n, v in enumerate([y, _second_logits(y)]):
-        out = _call(answer, v.copy())
-        got = list(out) if not isinstance(out, str) else [out]
+        got = _names(_call(answer, v.copy()))
         want = top(v)
         if got == want:
             continue
