@@ -11,19 +11,8 @@ from numpy.typing import ArrayLike
 
 from ..explain import registry
 from ..validation import nonnegative_int, positive_int
-from .shared import (
-    FRACTIONS,
-    RESULTS_PATH,
-    SEED,
-    confusable_mosaics,
-    correct_pool,
-    first_correct,
-    localisation_scores,
-    random_map,
-    road_areas,
-    save,
-    to_saliency,
-)
+from . import shared
+from .shared import FRACTIONS, RESULTS_PATH, SEED
 
 if TYPE_CHECKING:
     import keras
@@ -45,8 +34,8 @@ def attribution_maps(
     """
     seed = nonnegative_int(seed, "seed")
     x = np.asarray(images, np.float32)
-    out = {name: to_saliency(registry.make(name, model)(x, classes)) for name in ROAD_METHODS[:-1]}
-    out["random order"] = random_map(x.shape[:3], seed)
+    out = {name: shared.to_saliency(registry.make(name, model)(x, classes)) for name in ROAD_METHODS[:-1]}
+    out["random order"] = shared.random_map(x.shape[:3], seed)
     return {k: np.asarray(v, np.float64) for k, v in out.items()}
 
 
@@ -64,7 +53,10 @@ def localisation_maps(
     for name, (method_name, layer) in makers.items():
         method = registry.make(method_name, big, layer)
         out[name] = np.concatenate(
-            [to_saliency(method(mosaics[i : i + batch], targets[i : i + batch])) for i in range(0, len(mosaics), batch)]
+            [
+                shared.to_saliency(method(mosaics[i : i + batch], targets[i : i + batch]))
+                for i in range(0, len(mosaics), batch)
+            ]
         )
     return out
 
@@ -81,15 +73,15 @@ def run(
     model = models.load_course_model()
     (_, _), (x_test, y_test) = data.load_cifar10()
     names = list(data.CLASS_NAMES)
-    idx = first_correct(model, x_test[:1000], y_test[:1000], n_images)
+    idx = shared.first_correct(model, x_test[:1000], y_test[:1000], n_images)
     images, classes = x_test[idx].astype(np.float32), y_test[idx]
     maps = attribution_maps(model, images, classes, seed)
-    areas, curves = road_areas(model, images, classes, maps, seed=seed)
+    areas, curves = shared.road_areas(model, images, classes, maps, seed=seed)
     road_s = time.perf_counter() - start
 
-    pool = correct_pool(model, x_test[:3000], y_test[:3000])
-    mosaics, info = confusable_mosaics(x_test, y_test, pool, n_mosaics, names, seed=seed)
-    loc = localisation_scores(localisation_maps(model, mosaics, info["target"]), info, seed=seed)
+    pool = shared.correct_pool(model, x_test[:3000], y_test[:3000])
+    mosaics, info = shared.confusable_mosaics(x_test, y_test, pool, n_mosaics, names, seed=seed)
+    loc = shared.localisation_scores(localisation_maps(model, mosaics, info["target"]), info, seed=seed)
     results = {
         "about": {
             "command": "python -m course_utils.evaluation",
@@ -106,5 +98,5 @@ def run(
         },
         "mosaics": {"grid": 3, **info, "scores": loc},
     }
-    save(results, path)
+    shared.save(results, path)
     return results

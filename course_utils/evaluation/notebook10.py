@@ -14,19 +14,8 @@ from numpy.typing import ArrayLike
 from .. import metrics
 from ..explain import registry
 from ..validation import nonnegative_int, positive_int
-from .shared import (
-    FRACTIONS,
-    RESULTS_10_PATH,
-    SEED,
-    confusable_mosaics,
-    correct_pool,
-    first_correct,
-    localisation_scores,
-    random_map,
-    road_areas,
-    save,
-    to_saliency,
-)
+from . import shared
+from .shared import FRACTIONS, RESULTS_10_PATH, SEED
 
 if TYPE_CHECKING:
     import keras
@@ -89,7 +78,7 @@ def method_maps(
     out = {}
     for name in names:
         if name == "random order":
-            out[name] = random_map(x.shape[:3], seed)
+            out[name] = shared.random_map(x.shape[:3], seed)
             continue
         method = make_explainer(model, name, options)
         if name == "SmoothGrad":
@@ -97,9 +86,9 @@ def method_maps(
             parts = []
             for i in range(len(x)):
                 smooth.seed = [seed, i]
-                parts.append(to_saliency(method(x[i : i + 1], cls[i : i + 1])))
+                parts.append(shared.to_saliency(method(x[i : i + 1], cls[i : i + 1])))
         else:
-            parts = [to_saliency(method(x[i : i + batch], cls[i : i + batch])) for i in range(0, len(x), batch)]
+            parts = [shared.to_saliency(method(x[i : i + batch], cls[i : i + batch])) for i in range(0, len(x), batch)]
         out[name] = np.concatenate(parts).astype(np.float64)
     return out
 
@@ -169,20 +158,20 @@ def run_beyond(
     (x_train, y_train), (x_test, y_test) = data.load_cifar10()
     names = list(data.CLASS_NAMES)
 
-    idx = first_correct(model, x_test[:1000], y_test[:1000], n_images)
+    idx = shared.first_correct(model, x_test[:1000], y_test[:1000], n_images)
     images, classes = x_test[idx].astype(np.float32), y_test[idx]
     maps = method_maps(model, images, classes, seed=seed)
-    areas, curves = road_areas(model, images, classes, maps, imputers=["linear (ROAD)"], seed=seed)
+    areas, curves = shared.road_areas(model, images, classes, maps, imputers=["linear (ROAD)"], seed=seed)
     seconds["road"] = round(time.perf_counter() - start, 1)
 
     t = time.perf_counter()
-    pool = correct_pool(model, x_test[:3000], y_test[:3000])
-    mosaics, info = confusable_mosaics(x_test, y_test, pool, n_mosaics, names, seed=seed)
+    pool = shared.correct_pool(model, x_test[:3000], y_test[:3000])
+    mosaics, info = shared.confusable_mosaics(x_test, y_test, pool, n_mosaics, names, seed=seed)
     big = fixed_size(model, *mosaics.shape[1:3])
     mosaic_maps = method_maps(
         big, mosaics, info["target"], names=ALL_METHODS[:-1], options=MOSAIC_OPTIONS, seed=seed, batch=20
     )
-    loc = localisation_scores(mosaic_maps, info, seed=seed)
+    loc = shared.localisation_scores(mosaic_maps, info, seed=seed)
     seconds["mosaics"] = round(time.perf_counter() - t, 1)
 
     t = time.perf_counter()
@@ -219,5 +208,5 @@ def run_beyond(
             "scores": sanity,
         },
     }
-    save(results, path)
+    shared.save(results, path)
     return results

@@ -15,7 +15,7 @@ from .base import Computed, Explanation, _Explainer, normalize_maps
 from .cam import GradCAM
 from .copies import make_guided_model
 from .graph import _layer_name, _logit_head, _tf
-from .inputs import _flag
+from .inputs import PIXELS, ValueRange, _flag
 
 if TYPE_CHECKING:
     import keras
@@ -31,9 +31,7 @@ class VanillaGradient(_Explainer):
 
     name = "vanilla gradient"
 
-    def __init__(
-        self, model: keras.Model, *, normalize: bool = False, value_range: tuple[float, float] | None = (0, 255)
-    ) -> None:
+    def __init__(self, model: keras.Model, *, normalize: bool = False, value_range: ValueRange = PIXELS) -> None:
         normalize = _flag(normalize, "normalize")
         super().__init__(model, value_range=value_range)
         self.normalize = normalize
@@ -71,9 +69,7 @@ class GuidedBackprop(VanillaGradient):
 
     name = "guided backpropagation"
 
-    def __init__(
-        self, model: keras.Model, *, normalize: bool = False, value_range: tuple[float, float] | None = (0, 255)
-    ) -> None:
+    def __init__(self, model: keras.Model, *, normalize: bool = False, value_range: ValueRange = PIXELS) -> None:
         super().__init__(model, normalize=normalize, value_range=value_range)
         self.guided_model, self.replaced = make_guided_model(model)
         self._use_network(self.guided_model)
@@ -100,12 +96,7 @@ class GuidedGradCAM(_Explainer):
     takes_layer = True
 
     def __init__(
-        self,
-        model: keras.Model,
-        layer: str | None = None,
-        *,
-        normalize: bool = True,
-        value_range: tuple[float, float] | None = (0, 255),
+        self, model: keras.Model, layer: str | None = None, *, normalize: bool = True, value_range: ValueRange = PIXELS
     ) -> None:
         _layer_name(layer)
         normalize = _flag(normalize, "normalize")

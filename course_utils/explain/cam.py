@@ -15,7 +15,7 @@ import numpy as np
 from ..validation import CourseValueError
 from .base import Computed, Explanation, _Explainer, normalize_maps
 from .graph import _consumers, _layer_name, _layer_output, _resolve_layer, _tf
-from .inputs import _flag
+from .inputs import PIXELS, ValueRange, _flag
 
 if TYPE_CHECKING:
     import keras
@@ -36,7 +36,7 @@ class _MapExplainer(_Explainer):
         upsample: bool = True,
         normalize: bool = True,
         relu: bool = True,
-        value_range: tuple[float, float] | None = (0, 255),
+        value_range: ValueRange = PIXELS,
     ):
         _layer_name(layer)
         upsample, normalize, relu = _flag(upsample, "upsample"), _flag(normalize, "normalize"), _flag(relu, "relu")

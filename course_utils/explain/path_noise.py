@@ -18,7 +18,7 @@ from .backprop import VanillaGradient
 from .base import Explanation, _Explainer, normalize_maps
 from .errors import EmptyMapWarning
 from .graph import _tf
-from .inputs import _baseline_value, _flag, _value_range
+from .inputs import PIXELS, ValueRange, _baseline_value, _flag, _value_range
 
 if TYPE_CHECKING:
     import keras
@@ -53,7 +53,7 @@ class IntegratedGradients(VanillaGradient):
         method: str = "gausslegendre",
         batch_size: int = 256,
         normalize: bool = False,
-        value_range: tuple[float, float] | None = (0, 255),
+        value_range: ValueRange = PIXELS,
     ):
         steps = positive_int(
             steps,
@@ -192,7 +192,7 @@ class SmoothGrad(_Explainer):
         var: bool = False,
         seed: int | None = 0,
         batch_size: int = 256,
-        value_range: tuple[float, float] | None = (0, 255),
+        value_range: ValueRange = PIXELS,
     ):
         method = _smoothable(VanillaGradient if method is None else method, model)
         samples = positive_int(samples, "samples", hint="It is the number of noisy copies of each image.")

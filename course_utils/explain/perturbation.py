@@ -17,7 +17,7 @@ from .base import Computed, Explanation, _Explainer, normalize_maps
 from .cam import _MapExplainer
 from .copies import _bfloat16_copy
 from .graph import _tf
-from .inputs import _flag, _in_range, _value_range
+from .inputs import PIXELS, ValueRange, _flag, _in_range, _value_range
 
 if TYPE_CHECKING:
     import keras
@@ -61,7 +61,7 @@ class ScoreCAM(_MapExplainer):
         upsample: bool = True,
         normalize: bool = True,
         relu: bool = True,
-        value_range: tuple[float, float] | None = (0, 255),
+        value_range: ValueRange = PIXELS,
     ):
         batch_size = positive_int(
             batch_size, "batch_size", hint="It is how many masked images go through the model at once."
@@ -191,7 +191,7 @@ class Occlusion(_Explainer):
         *,
         normalize: bool = True,
         batch_size: int = 256,
-        value_range: tuple[float, float] | None = (0, 255),
+        value_range: ValueRange = PIXELS,
     ):
         patch = positive_int(patch, "patch", hint="It is the side of the square hidden at each position, in pixels.")
         stride = positive_int(stride, "stride", hint="It is how many pixels the patch moves each step.")
