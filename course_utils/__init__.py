@@ -9,6 +9,7 @@
 
 Submodules are imported on first use, so ``cu.data`` works without loading TensorFlow.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -17,9 +18,24 @@ import platform
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("data", "images", "models", "explain", "metrics", "saliency", "viz", "widgets", "exercises", "train",
-               "notebooks", "check", "evaluation", "validation", "files")
-__all__ = ["setup", "versions", "__version__", *_SUBMODULES]
+_SUBMODULES = (
+    "data",
+    "images",
+    "models",
+    "explain",
+    "metrics",
+    "saliency",
+    "viz",
+    "widgets",
+    "exercises",
+    "train",
+    "notebooks",
+    "check",
+    "evaluation",
+    "validation",
+    "files",
+)
+__all__ = ["setup", "versions", "__version__", *_SUBMODULES]  # noqa: PLE0604 - _SUBMODULES holds only strings
 
 #: The seed every notebook starts from.
 SEED = 42
@@ -50,6 +66,10 @@ def _quiet_tensorflow() -> None:
         pass
 
 
+#: True once :func:`_import_tensorflow_quietly` has imported TensorFlow with its start-up messages muted.
+_TF_MUTED = False
+
+
 def _import_tensorflow_quietly() -> None:
     """Import TensorFlow with file descriptor 2 pointed at /dev/null.
 
@@ -61,7 +81,8 @@ def _import_tensorflow_quietly() -> None:
     """
     import sys
 
-    if "tensorflow" in sys.modules and getattr(_import_tensorflow_quietly, "done", False):
+    global _TF_MUTED
+    if "tensorflow" in sys.modules and _TF_MUTED:
         return
     try:
         sys.stderr.flush()
@@ -82,7 +103,7 @@ def _import_tensorflow_quietly() -> None:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
-    _import_tensorflow_quietly.done = True
+    _TF_MUTED = True
 
 
 def versions() -> dict[str, str]:
@@ -92,8 +113,14 @@ def versions() -> dict[str, str]:
     import numpy
     import tensorflow as tf
 
-    return {"course_utils": __version__, "python": platform.python_version(), "tensorflow": tf.__version__,
-            "keras": keras.__version__, "numpy": numpy.__version__, "matplotlib": matplotlib.__version__}
+    return {
+        "course_utils": __version__,
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": numpy.__version__,
+        "matplotlib": matplotlib.__version__,
+    }
 
 
 def setup(seed: int = SEED, quiet: bool = False, projector: bool | None = None) -> dict[str, str]:
@@ -123,6 +150,8 @@ def setup(seed: int = SEED, quiet: bool = False, projector: bool | None = None) 
     viz.set_style(projector=projector)
     info = versions()
     if not quiet:
-        print(f"course_utils {info['course_utils']} | Python {info['python']} | TensorFlow {info['tensorflow']}"
-              f" | Keras {info['keras']} | NumPy {info['numpy']} | seed {seed}" + (" | projector" if projector else ""))
+        print(
+            f"course_utils {info['course_utils']} | Python {info['python']} | TensorFlow {info['tensorflow']}"
+            f" | Keras {info['keras']} | NumPy {info['numpy']} | seed {seed}" + (" | projector" if projector else "")
+        )
     return info

@@ -21,9 +21,11 @@ import json
 import os
 import platform
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import TextIO
 
 __all__ = [
     "ARCHIVE_SIZE",
@@ -104,7 +106,7 @@ def _requirements(dist) -> list:
     return out
 
 
-def check_python(dist=None) -> Item:
+def check_python(dist: metadata.Distribution | None = None) -> Item:
     """Python's version against the ``Requires-Python`` the package declares."""
     from packaging.specifiers import SpecifierSet
 
@@ -117,7 +119,8 @@ def check_python(dist=None) -> Item:
             "course_utils is not installed, so its needs are unknown",
             'in the course folder, run: pip install -e ".[lab]"',
         )
-    spec = SpecifierSet(dist.metadata.get("Requires-Python") or "")
+    # an email.message.Message, which has get(); typeshed's PackageMetadata for 3.11 does not say so
+    spec = SpecifierSet(dist.metadata.get("Requires-Python") or "")  # type: ignore[union-attr]
     if spec.contains(here, prereleases=True):
         return Item("Python", READY, "a version the course supports")
     return Item(
@@ -129,7 +132,7 @@ def check_python(dist=None) -> Item:
     )
 
 
-def check_packages(dist=None, version=metadata.version) -> Item:
+def check_packages(dist: metadata.Distribution | None = None, version: Callable[[str], str] = metadata.version) -> Item:
     """Each dependency is installed, at a version its floor (and any ceiling) allows.
 
     ``version``: how to look up an installed version (a parameter so that tests can pretend).
@@ -203,6 +206,7 @@ def _card_sha256() -> str | None:
         return None
 
 
+# long: one branch per way the data can be missing, damaged or unverified, each with its own advice
 def check_data() -> tuple[Item, Path | None]:
     """CIFAR-10 is found without downloading; an archive's SHA-256 is the model card's or the official one;
     all six batches and ``batches.meta`` load with the right shapes (:func:`course_utils.data.verify_cifar10`).
@@ -397,7 +401,7 @@ def report(items: list[Item]) -> str:
     return "\n".join(lines)
 
 
-def run(file=None) -> bool:
+def run(file: TextIO | None = None) -> bool:
     """Run the check, print the report (to ``file``, default stdout) and return True when ready."""
     items = run_checks()
     print(report(items), file=file or sys.stdout, flush=True)

@@ -18,27 +18,33 @@ convolutions' weights and biases for the shipped model, which therefore holds on
 The model outputs **logits** y_c, not probabilities: explanations differentiate y_c, because the
 softmax saturates on confident images and its gradients vanish (notebook 05 shows it).
 """
+
 from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .validation import CourseError
 
+if TYPE_CHECKING:
+    import keras
+
 __all__ = [
-    "ModelNotFoundError",
-    "ModelFileError",
     "CIFAR10_MEAN",
     "CIFAR10_STD",
-    "MODEL_PATH",
     "MODEL_CARD_PATH",
+    "MODEL_PATH",
+    "ModelFileError",
+    "ModelNotFoundError",
+    "any_size",
     "build_course_cnn",
     "fold_batch_norm",
     "load_course_model",
-    "any_size",
     "load_model_card",
 ]
 
@@ -73,9 +79,9 @@ class ModelFileError(CourseError, ValueError):
 def build_course_cnn(
     batch_norm: bool = False,
     weight_decay: float = 2.5e-4,
-    mean: tuple[float, float, float] = CIFAR10_MEAN,
-    std: tuple[float, float, float] = CIFAR10_STD,
-):
+    mean: Sequence[float] = CIFAR10_MEAN,
+    std: Sequence[float] = CIFAR10_STD,
+) -> keras.Model:
     """Build the (untrained) course CNN.
 
     Args:
@@ -96,8 +102,7 @@ def build_course_cnn(
 
     def conv(x, filters: int, name: str):
         if not batch_norm:
-            return layers.Conv2D(filters, 3, padding="same", activation="relu", kernel_regularizer=reg,
-                                 name=name)(x)
+            return layers.Conv2D(filters, 3, padding="same", activation="relu", kernel_regularizer=reg, name=name)(x)
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_regularizer=reg, name=name)(x)
         x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
         return layers.ReLU(name=f"{name}_relu")(x)
@@ -122,7 +127,7 @@ def build_course_cnn(
     return keras.Model(inputs, outputs, name="course_cnn")
 
 
-def fold_batch_norm(trained, weight_decay: float = 2.5e-4):
+def fold_batch_norm(trained: keras.Model, weight_decay: float = 2.5e-4) -> keras.Model:
     """Return the deployed model: ``trained`` (built with ``batch_norm=True``) with every
     BatchNormalization folded into the convolution before it.
 
@@ -145,8 +150,9 @@ def fold_batch_norm(trained, weight_decay: float = 2.5e-4):
         if layer.__class__.__name__ == "Conv2D":
             kernel = np.asarray(trained.get_layer(layer.name).kernel, dtype=np.float64)
             bn = trained.get_layer(f"{layer.name}_bn")
-            gamma, beta, mu, var = (np.asarray(w, dtype=np.float64) for w in
-                                    (bn.gamma, bn.beta, bn.moving_mean, bn.moving_variance))
+            gamma, beta, mu, var = (
+                np.asarray(w, dtype=np.float64) for w in (bn.gamma, bn.beta, bn.moving_mean, bn.moving_variance)
+            )
             scale = gamma / np.sqrt(var + bn.epsilon)
             layer.set_weights([(kernel * scale).astype(np.float32), (beta - mu * scale).astype(np.float32)])
         elif layer.name == "logits":
@@ -155,7 +161,7 @@ def fold_batch_norm(trained, weight_decay: float = 2.5e-4):
     return deployed
 
 
-def any_size(model):
+def any_size(model: keras.Model) -> keras.Model:
     """A copy of a fully convolutional ``model`` that takes images of any size (N, H, W, 3).
 
     The course model has no Flatten: its convolutions, pooling and GAP work on any size, so the same
@@ -169,7 +175,7 @@ def any_size(model):
     return sized_copy(model)
 
 
-def load_course_model(path: str | Path | None = None):
+def load_course_model(path: str | Path | None = None) -> keras.Model:
     """Load the trained course model shipped with the package (Keras safe mode: no code is loaded).
 
     Returns a ``keras.Model`` mapping ``(N, 32, 32, 3)`` images with values 0-255 to ``(N, 10)`` logits.
@@ -183,9 +189,12 @@ def load_course_model(path: str | Path | None = None):
             f"No trained model at {path} ({what}). The course ships one inside the package; if you removed it, "
             "train it again with `python -m course_utils.train` (see README.md)."
         )
-    fix = ('reinstall the course (pip install -e ".[lab]") or train the model again with '
-           "`python -m course_utils.train` (see README.md)" if path == MODEL_PATH else
-           "save the model again with model.save(path), or copy the file again")
+    fix = (
+        'reinstall the course (pip install -e ".[lab]") or train the model again with '
+        "`python -m course_utils.train` (see README.md)"
+        if path == MODEL_PATH
+        else "save the model again with model.save(path), or copy the file again"
+    )
     if path.suffix == ".keras":
         problem = _keras_file_problem(path)
         if problem:
@@ -195,10 +204,11 @@ def load_course_model(path: str | Path | None = None):
             )
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=False)
-    except Exception as exc:  # Keras's own reasons (a layer it refuses in safe mode, missing weights ...)
+    except Exception as exc:  # noqa: BLE001 - Keras's own reasons (a layer it refuses in safe mode, missing weights ...)
         reason = f"{type(exc).__name__}: {exc}".strip()[:600]
-        raise ModelFileError(f"{path} exists but Keras could not load it in safe mode ({reason}). To fix it, "
-                             f"{fix}.") from None
+        raise ModelFileError(
+            f"{path} exists but Keras could not load it in safe mode ({reason}). To fix it, {fix}."
+        ) from None
 
 
 def _keras_file_problem(path: Path) -> str:
@@ -222,14 +232,20 @@ def load_model_card(path: str | Path | None = None) -> dict:
     """The model card written by ``python -m course_utils.train`` (accuracy, epochs, wall time, ...)."""
     path = Path(path) if path is not None else MODEL_CARD_PATH
     if not path.is_file():
-        raise ModelNotFoundError(f"No model card at {path}: it is written by `python -m course_utils.train` next to "
-                                 "the model (see README.md).")
+        raise ModelNotFoundError(
+            f"No model card at {path}: it is written by `python -m course_utils.train` next to "
+            "the model (see README.md)."
+        )
     try:
         card = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"The model card {path} is not valid JSON ({exc}): reinstall the course, or train the "
-                             "model again with `python -m course_utils.train`.") from None
+        raise ModelFileError(
+            f"The model card {path} is not valid JSON ({exc}): reinstall the course, or train the "
+            "model again with `python -m course_utils.train`."
+        ) from None
     if not isinstance(card, dict):
-        raise ModelFileError(f"The model card {path} holds a {type(card).__name__}, not a JSON object: reinstall "
-                             "the course, or train the model again.")
+        raise ModelFileError(
+            f"The model card {path} holds a {type(card).__name__}, not a JSON object: reinstall "
+            "the course, or train the model again."
+        )
     return card

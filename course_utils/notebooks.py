@@ -9,6 +9,7 @@ replaced, so that what nbval compares is always the output of the current code. 
 nbgrader's metadata and are folded (see ``course_utils.student``). A notebook that raises
 stops the run (cells tagged ``raises-exception`` may raise on purpose).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,10 +17,11 @@ import sys
 import time
 from pathlib import Path
 
-
 #: Printed by the last cell that :func:`measure` appends: the kernel's own peak resident memory, in bytes.
-_PEAK_CELL = ("import resource as _r, sys as _s\n"
-              "print('PEAK_RSS', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss * (1 if _s.platform == 'darwin' else 1024))")
+_PEAK_CELL = (
+    "import resource as _r, sys as _s\n"
+    "print('PEAK_RSS', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss * (1 if _s.platform == 'darwin' else 1024))"
+)
 
 
 def _run(path: Path, timeout: int, kernel_name: str, extra_cell: str | None = None):
@@ -29,11 +31,12 @@ def _run(path: Path, timeout: int, kernel_name: str, extra_cell: str | None = No
     from .student import mark_for_nbgrader
 
     nb = nbformat.read(path, as_version=4)
-    mark_for_nbgrader(nb, path.stem[:2])     # solution cells: nbgrader's metadata, folded in JupyterLab
+    mark_for_nbgrader(nb, path.stem[:2])  # solution cells: nbgrader's metadata, folded in JupyterLab
     if extra_cell is not None:
         nb.cells.append(nbformat.v4.new_code_cell(extra_cell))
-    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name,
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name=kernel_name, resources={"metadata": {"path": str(path.parent)}}
+    )
     start = time.perf_counter()
     client.execute()
     return nb, time.perf_counter() - start
@@ -62,11 +65,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m course_utils.notebooks", description=__doc__.split("\n\n")[0])
     parser.add_argument("prefixes", nargs="*", help="run only notebooks whose names start with these")
     parser.add_argument("--folder", type=Path, default=Path("notebooks"))
-    parser.add_argument("--memory", action="store_true",
-                        help="do not save: print each notebook's run time and its kernel's peak memory")
+    parser.add_argument(
+        "--memory", action="store_true", help="do not save: print each notebook's run time and its kernel's peak memory"
+    )
     args = parser.parse_args(argv)
-    paths = sorted(p for p in args.folder.glob("[0-9][0-9]_*.ipynb")
-                   if not args.prefixes or p.name.startswith(tuple(args.prefixes)))
+    paths = sorted(
+        p
+        for p in args.folder.glob("[0-9][0-9]_*.ipynb")
+        if not args.prefixes or p.name.startswith(tuple(args.prefixes))
+    )
     if not paths:
         sys.exit(f"No notebooks matched in {args.folder}/")
     for path in paths:

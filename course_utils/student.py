@@ -18,13 +18,18 @@ below says "Not yet", and Run All reaches the end. A teacher who grades with nbg
 notebooks as they are, with ``ClearSolutions.code_stub = {"python": "# YOUR CODE HERE"}`` in their
 ``nbgrader_config.py``. The originals are never changed.
 """
+
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .files import UnsafePathError, write_atomic
 from .validation import CourseError
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 CODE_STUB = "# YOUR CODE HERE"
@@ -38,15 +43,17 @@ def _nbgrader():
     try:
         from nbgrader.preprocessors import ClearSolutions
     except ImportError:
-        raise StudentCopyError("Making student copies needs nbgrader, which is not installed. Install the teaching "
-                               "extra: pip install -e \".[teach]\" (or pip install nbgrader), then run this again.") \
-            from None
+        raise StudentCopyError(
+            "Making student copies needs nbgrader, which is not installed. Install the teaching "
+            'extra: pip install -e ".[teach]" (or pip install nbgrader), then run this again.'
+        ) from None
     return ClearSolutions
 
 
 def solution_regions(source: str) -> list[list[str]]:
     """The lines between each ``### BEGIN SOLUTION`` and ``### END SOLUTION`` of a cell's source."""
-    regions, current = [], None
+    regions: list[list[str]] = []
+    current: list[str] | None = None
     for line in source.splitlines():
         if BEGIN in line:
             if current is not None:
@@ -64,7 +71,7 @@ def solution_regions(source: str) -> list[list[str]]:
     return regions
 
 
-def mark_for_nbgrader(nb, prefix: str) -> int:
+def mark_for_nbgrader(nb: NotebookNode, prefix: str) -> int:
     """Give every ``solution`` cell nbgrader's metadata (a solution cell, not graded, id ``prefix``-N).
 
     Returns how many cells were marked. Cells already marked keep their ids.
@@ -74,13 +81,19 @@ def mark_for_nbgrader(nb, prefix: str) -> int:
         if cell.cell_type == "code" and "solution" in cell.metadata.get("tags", []):
             marked += 1
             meta = cell.metadata.get("nbgrader", {})
-            cell.metadata["nbgrader"] = {"grade": False, "grade_id": meta.get("grade_id", f"{prefix}-{marked}"),
-                                         "locked": False, "schema_version": 3, "solution": True, "task": False}
-            cell.metadata.setdefault("jupyter", {})["source_hidden"] = True   # folded until opened
+            cell.metadata["nbgrader"] = {
+                "grade": False,
+                "grade_id": meta.get("grade_id", f"{prefix}-{marked}"),
+                "locked": False,
+                "schema_version": 3,
+                "solution": True,
+                "task": False,
+            }
+            cell.metadata.setdefault("jupyter", {})["source_hidden"] = True  # folded until opened
     return marked
 
 
-def student_notebook(nb, name: str = "notebook"):
+def student_notebook(nb: NotebookNode, name: str = "notebook") -> NotebookNode:
     """The student copy of one notebook (a new object; ``nb`` is not changed)."""
     import copy
 
@@ -96,8 +109,10 @@ def student_notebook(nb, name: str = "notebook"):
         if regions and not is_solution:
             raise StudentCopyError(f"{name}, cell {i}: solution markers in a cell not tagged 'solution'.")
         if is_solution and not cell.metadata.get("nbgrader", {}).get("solution"):
-            raise StudentCopyError(f"{name}, cell {i}: a solution cell without nbgrader's metadata; run "
-                                   "course_utils.student.mark_for_nbgrader on the notebook.")
+            raise StudentCopyError(
+                f"{name}, cell {i}: a solution cell without nbgrader's metadata; run "
+                "course_utils.student.mark_for_nbgrader on the notebook."
+            )
     nb, _ = ClearSolutions(code_stub={"python": CODE_STUB}, enforce_metadata=True).preprocess(nb, {})
     nb, _ = ClearOutputPreprocessor().preprocess(nb, {})
     for cell in nb.cells:
@@ -118,12 +133,15 @@ def _read_notebook(src: Path):
     try:
         return nbformat.read(src, as_version=4)
     except (OSError, UnicodeDecodeError) as exc:
-        raise StudentCopyError(f"Cannot read {src}: {exc}. Pass --notebooks with the course's notebooks folder.") \
-            from None
-    except Exception as exc:  # nbformat raises json's and its own validation errors
-        raise StudentCopyError(f"{src} is not a notebook (nbformat could not read it as JSON: "
-                               f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}). Restore it from git "
-                               "(git checkout -- FILE) or remove it from the notebooks folder.") from None
+        raise StudentCopyError(
+            f"Cannot read {src}: {exc}. Pass --notebooks with the course's notebooks folder."
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - nbformat raises json's and its own validation errors
+        raise StudentCopyError(
+            f"{src} is not a notebook (nbformat could not read it as JSON: "
+            f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}). Restore it from git "
+            "(git checkout -- FILE) or remove it from the notebooks folder."
+        ) from None
 
 
 def make_student_copy(src: Path, dst: Path, *, inside: Path | None = None) -> int:
@@ -159,8 +177,9 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"--notebooks {args.notebooks} is not a folder: pass the course's notebooks folder.")
     sources = sorted(args.notebooks.glob("[0-9][0-9]_*.ipynb"))
     if not sources:
-        raise SystemExit(f"No notebooks named NN_*.ipynb in {args.notebooks}: pass --notebooks with the course's "
-                         "notebooks folder.")
+        raise SystemExit(
+            f"No notebooks named NN_*.ipynb in {args.notebooks}: pass --notebooks with the course's notebooks folder."
+        )
     for src in sources:
         try:
             n = make_student_copy(src, args.out / src.name, inside=args.out)

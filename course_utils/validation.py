@@ -12,13 +12,14 @@ inside a library, and never a silently wrong result:
 All of the course's errors derive from :class:`CourseError`; an argument that is wrong raises
 :class:`CourseValueError`, which is also a ``ValueError`` (so ``except ValueError`` keeps working).
 """
+
 from __future__ import annotations
 
 import math
 import numbers
 import operator
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -60,6 +61,14 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
+@overload
+def positive_int(value: Any, name: str, *, allow_none: Literal[False] = False, hint: str = "") -> int: ...
+
+
+@overload
+def positive_int(value: Any, name: str, *, allow_none: bool, hint: str = "") -> int | None: ...
+
+
 def positive_int(value: Any, name: str, *, allow_none: bool = False, hint: str = "") -> int | None:
     """``value`` as an ``int`` >= 1, or :class:`CourseValueError`; ``None`` passes through when ``allow_none``."""
     if value is None and allow_none:
@@ -77,8 +86,9 @@ def nonnegative_int(value: Any, name: str, *, hint: str = "") -> int:
     return int(value)
 
 
-def finite_number(value: Any, name: str, *, minimum: float | None = None, maximum: float | None = None,
-                  strict_minimum: bool = False) -> float:
+def finite_number(
+    value: Any, name: str, *, minimum: float | None = None, maximum: float | None = None, strict_minimum: bool = False
+) -> float:
     """``value`` as a finite ``float`` (not a bool, not NaN or infinite), optionally within bounds."""
     ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
     number = float(value) if ok else math.nan
@@ -96,13 +106,15 @@ def fraction(value: Any, name: str) -> float:
     """``value`` as a float in [0, 1] (a share of pixels, of images, of mass), never clamped."""
     number = finite_number(value, name)
     if not 0.0 <= number <= 1.0:
-        raise CourseValueError(f"{name} must be a fraction in [0, 1]; got {number!r}. A percentage such as 30 is "
-                               "written 0.3.")
+        raise CourseValueError(
+            f"{name} must be a fraction in [0, 1]; got {number!r}. A percentage such as 30 is written 0.3."
+        )
     return number
 
 
-def finite_array(value: Any, name: str, *, ndim: int | tuple[int, ...] | None = None, allow_empty: bool = False,
-                 dtype: Any = float) -> np.ndarray:
+def finite_array(
+    value: Any, name: str, *, ndim: int | tuple[int, ...] | None = None, allow_empty: bool = False, dtype: Any = float
+) -> np.ndarray:
     """``value`` as a numpy array of ``dtype`` with no NaN or infinite entry (and the given number of axes)."""
     try:
         with np.errstate(over="ignore", invalid="ignore"):  # a value too large for dtype becomes inf: refused below
@@ -117,9 +129,11 @@ def finite_array(value: Any, name: str, *, ndim: int | tuple[int, ...] | None = 
         raise CourseValueError(f"{name} is empty (shape {arr.shape}); it needs at least one value.")
     if np.issubdtype(arr.dtype, np.inexact) and not np.isfinite(arr).all():
         bad = int((~np.isfinite(arr)).sum())
-        raise CourseValueError(f"{name} holds {bad} NaN or infinite value(s) out of {arr.size}; every value must be "
-                               "finite. Find where they come from (a division by zero, a log of 0) and fix that "
-                               "first.")
+        raise CourseValueError(
+            f"{name} holds {bad} NaN or infinite value(s) out of {arr.size}; every value must be "
+            "finite. Find where they come from (a division by zero, a log of 0) and fix that "
+            "first."
+        )
     return arr
 
 
@@ -129,8 +143,10 @@ def class_index(value: Any, num_classes: int, name: str = "class_index") -> int:
         raise CourseValueError(f"{name} must be an int from 0 to {num_classes - 1}; got {describe(value)}.")
     index = int(value)
     if not 0 <= index < num_classes:
-        raise CourseValueError(f"{name} {index} is out of range: the model has {num_classes} classes, so it must be "
-                               f"from 0 to {num_classes - 1}.")
+        raise CourseValueError(
+            f"{name} {index} is out of range: the model has {num_classes} classes, so it must be "
+            f"from 0 to {num_classes - 1}."
+        )
     return index
 
 
@@ -140,8 +156,10 @@ def class_names(names: Any, num_classes: int, name: str = "class_names") -> list
         raise CourseValueError(f"{name} must be a list of {num_classes} strings; got {describe(names)}.")
     out = [str(n) for n in names]
     if len(out) != num_classes:
-        raise CourseValueError(f"{name} has {len(out)} entries but the model has {num_classes} classes: give one "
-                               "name per class, in the order of the model's outputs.")
+        raise CourseValueError(
+            f"{name} has {len(out)} entries but the model has {num_classes} classes: give one "
+            "name per class, in the order of the model's outputs."
+        )
     return out
 
 

@@ -8,7 +8,7 @@ maps with NaN or inf, an ``alpha`` outside [0, 1] and counts that are not positi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -150,7 +150,7 @@ def show_images(images: ArrayLike, titles: Sequence[str] | None = None, ncols: i
     import matplotlib.pyplot as plt
 
     images = finite_array(images, "images", ndim=4)
-    ncols = cast(int, positive_int(ncols, "ncols"))
+    ncols = positive_int(ncols, "ncols")
     size = finite_number(size, "size", minimum=0.0, strict_minimum=True)
     n = len(images)
     if titles is not None and (isinstance(titles, str) or not hasattr(titles, "__len__") or len(titles) != n):

@@ -157,6 +157,7 @@ def _iter_folder(source: Path, names: tuple[str, ...]):
         yield name, raw
 
 
+# long: each way a tar can fail (unreadable, truncated, a damaged member) gets its own message
 def _iter_archive(source: Path, names: tuple[str, ...]):
     try:
         size = source.stat().st_size

@@ -19,6 +19,7 @@ def _progress(done: int, total: int | None) -> None:
     print(f"\r  {done / 1e6:.0f}{total_mb} MB", end="", file=sys.stdout, flush=True)
 
 
+# long: the whole safe download in one place (private file, size and hash checks, rename, clean-up)
 def _fetch(url: str, target: Path) -> Path:
     """Download ``url`` to ``target`` (in Keras's cache) safely; the file appears only once it is verified.
 

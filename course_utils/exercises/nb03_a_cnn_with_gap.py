@@ -23,6 +23,7 @@ def l2_toy_minimum(lam: float) -> np.ndarray:
     return np.linalg.solve(X.T @ X + lam * np.eye(2), X.T @ y)
 
 
+# long: one message per typical wrong answer (tests/test_exercises.py sends each)
 @_needs_answer
 def check_l2_minimum(answer: Answer, lams: Iterable[float] = (0.1, 0.5, 2.0)) -> Feedback:
     """``answer``: a function ``w(lam)`` giving the minimum of (w1 + w2 - 1)**2 + lam * (w1**2 + w2**2),

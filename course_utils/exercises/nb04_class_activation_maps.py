@@ -55,6 +55,7 @@ def check_gap(pooled: Answer, A: ArrayLike) -> Feedback:
     return Feedback(False, "the values differ from the mean of each feature map over its h x w positions.")
 
 
+# long: one message per typical wrong answer (tests/test_exercises.py sends each)
 @_needs_answer
 def check_cam(
     cam: Answer, A: ArrayLike, w_c: ArrayLike, w_other: ArrayLike | None = None, W: ArrayLike | None = None

@@ -77,6 +77,7 @@ def _same_up_to_scale(got: np.ndarray, want: np.ndarray) -> bool:
     return _close(got / a, want / b, rtol=1e-3, atol=1e-4)
 
 
+# long: one message per typical wrong answer (tests/test_exercises.py sends each)
 @_needs_answer
 def check_guided_gradcam_of(
     answer: Answer, model: keras.Model, image: ArrayLike, class_index: int, layer: str

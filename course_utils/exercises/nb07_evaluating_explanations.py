@@ -88,6 +88,7 @@ def _road_fill(patch: np.ndarray) -> np.ndarray:
     return direct / 6 + diagonal / 12
 
 
+# long: one message per typical wrong answer (tests/test_exercises.py sends each)
 @_needs_answer
 def check_linear_fill(answer: Answer) -> Feedback:
     """``answer``: a function ``fill(patch)`` that takes a 3 x 3 neighbourhood ``(3, 3)`` or ``(3, 3, C)``

@@ -77,6 +77,7 @@ def _pp_reference(A: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.where(w > 0, w / np.where(w > 0, 2 + m * w, 1.0), 0.0)
 
 
+# long: one message per typical wrong answer (tests/test_exercises.py sends each)
 @_needs_answer
 def check_pp_weights(answer: Answer, A: ArrayLike, w: ArrayLike) -> Feedback:
     """``answer``: a function ``pp_weights(A, w)`` that gives Grad-CAM++'s map weights (K,) at a layer that

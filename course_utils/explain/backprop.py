@@ -7,13 +7,18 @@ are positive (Springenberg et al., 2015; :func:`~course_utils.explain.copies.mak
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .base import Computed, Explanation, _Explainer, normalize_maps
 from .cam import GradCAM
 from .copies import make_guided_model
 from .graph import _layer_name, _logit_head, _tf
-from .inputs import _flag
+from .inputs import PIXELS, ValueRange, _flag
+
+if TYPE_CHECKING:
+    import keras
 
 __all__ = ["GuidedBackprop", "GuidedGradCAM", "VanillaGradient"]
 
@@ -26,7 +31,7 @@ class VanillaGradient(_Explainer):
 
     name = "vanilla gradient"
 
-    def __init__(self, model, *, normalize: bool = False, value_range=(0, 255)):
+    def __init__(self, model: keras.Model, *, normalize: bool = False, value_range: ValueRange = PIXELS) -> None:
         normalize = _flag(normalize, "normalize")
         super().__init__(model, value_range=value_range)
         self.normalize = normalize
@@ -64,7 +69,7 @@ class GuidedBackprop(VanillaGradient):
 
     name = "guided backpropagation"
 
-    def __init__(self, model, *, normalize: bool = False, value_range=(0, 255)):
+    def __init__(self, model: keras.Model, *, normalize: bool = False, value_range: ValueRange = PIXELS) -> None:
         super().__init__(model, normalize=normalize, value_range=value_range)
         self.guided_model, self.replaced = make_guided_model(model)
         self._use_network(self.guided_model)
@@ -90,7 +95,9 @@ class GuidedGradCAM(_Explainer):
     name = "guided Grad-CAM"
     takes_layer = True
 
-    def __init__(self, model, layer: str | None = None, *, normalize: bool = True, value_range=(0, 255)):
+    def __init__(
+        self, model: keras.Model, layer: str | None = None, *, normalize: bool = True, value_range: ValueRange = PIXELS
+    ) -> None:
         _layer_name(layer)
         normalize = _flag(normalize, "normalize")
         super().__init__(model, value_range=value_range)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -20,10 +20,13 @@ from .errors import EmptyMapWarning
 from .graph import _check_model, _logit_head, _tf, _warn_if_probabilities
 from .inputs import Target, _as_batch, _class_indices, _few, _probe_target, _target, _target_score, _value_range
 
+if TYPE_CHECKING:
+    import tensorflow as tf
+
 __all__ = ["Computed", "Explanation", "normalize_maps"]
 
 
-def normalize_maps(maps, signed: bool = False):
+def normalize_maps(maps: tf.Tensor, signed: bool = False) -> tf.Tensor:
     """Scale each map of a batch ``(N, ...)`` so that its largest value is 1 (largest |value| if
     ``signed``). An all-zero map stays all zero, never NaN."""
     tf = _tf()

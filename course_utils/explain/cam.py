@@ -8,14 +8,17 @@ linear head, dy^c/dA^k_ij = w_k^c / Z at every position, so HiResCAM, XGrad-CAM 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..validation import CourseValueError
 from .base import Computed, Explanation, _Explainer, normalize_maps
 from .graph import _consumers, _layer_name, _layer_output, _resolve_layer, _tf
-from .inputs import _flag
+from .inputs import PIXELS, ValueRange, _flag
+
+if TYPE_CHECKING:
+    import keras
 
 __all__ = ["CAM", "EigenCAM", "GradCAM", "GradCAMPlusPlus", "HiResCAM", "LayerCAM", "XGradCAM"]
 
@@ -27,13 +30,13 @@ class _MapExplainer(_Explainer):
 
     def __init__(
         self,
-        model,
+        model: keras.Model,
         layer: str | None = None,
         *,
         upsample: bool = True,
         normalize: bool = True,
         relu: bool = True,
-        value_range=(0, 255),
+        value_range: ValueRange = PIXELS,
     ):
         _layer_name(layer)
         upsample, normalize, relu = _flag(upsample, "upsample"), _flag(normalize, "normalize"), _flag(relu, "relu")
@@ -145,7 +148,9 @@ class GradCAM(_GradientCAM):
 
     name = "Grad-CAM"
 
-    def __init__(self, model, layer: str | None = None, *, counterfactual: bool = False, **options: Any) -> None:
+    def __init__(
+        self, model: keras.Model, layer: str | None = None, *, counterfactual: bool = False, **options: Any
+    ) -> None:
         counterfactual = _flag(counterfactual, "counterfactual")
         super().__init__(model, layer, **options)  # upsample, normalize, relu, value_range: as every CAM
         self.counterfactual = counterfactual

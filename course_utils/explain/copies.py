@@ -10,6 +10,8 @@ model on a probe batch. The user's model is never changed.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Collection
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,10 +20,14 @@ from .activations import RELU_LIKE, _behaves_like, _family, _is_plain_relu, _op_
 from .errors import ExplainerWarning
 from .graph import _input_probe, _operations, _producer
 
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
+
 __all__ = ["check_same_function", "finalize_state", "guided_relu", "make_guided_model", "sized_copy"]
 
 
-def guided_relu(x):
+def guided_relu(x: tf.Tensor) -> tf.Tensor:
     """ReLU forward; backward passes the gradient only where the input AND the gradient are positive."""
     tf = _tf()
 
@@ -47,7 +53,7 @@ def _all_layers(model) -> list:
     return found
 
 
-def finalize_state(model) -> None:
+def finalize_state(model: keras.Model) -> None:
     """Refresh what preprocessing layers derive from their variables, after ``set_weights`` on a copy.
 
     An adapted ``Normalization`` keeps its mean and variance in variables (copied by ``set_weights``) *and*
@@ -60,7 +66,7 @@ def finalize_state(model) -> None:
             refresh()
 
 
-def check_same_function(model, copy, what: str, probe=None) -> float:
+def check_same_function(model: keras.Model, copy: keras.Model, what: str, probe: np.ndarray | None = None) -> float:
     """Raise ValueError unless ``copy`` computes what ``model`` computes on a probe batch (two fixed random
     images, 0-255, unless ``probe`` is given). Returns the largest difference (NaN when the model itself
     cannot take the probe, e.g. a model of unknown input size that needs images larger than 32 x 32)."""
@@ -128,7 +134,9 @@ def _unguided_relus(model, prefix: str = "") -> list[str]:
     return found
 
 
-def make_guided_model(model):  # long: its docstring says every case it handles; the code is one clone
+def make_guided_model(
+    model: keras.Model,
+) -> tuple[keras.Model, int]:  # long: its docstring says every case it handles; the code is one clone
     """Return ``(clone, replaced)``: a copy of ``model`` with every ReLU made guided, and how many were.
 
     Replaced: ``activation='relu'`` in any layer that has an ``activation`` (Conv2D, Dense, ...), with the
@@ -191,7 +199,7 @@ def make_guided_model(model):  # long: its docstring says every case it handles;
     return clone, count[0]
 
 
-def _clone_in_bfloat16(model, keep=()):
+def _clone_in_bfloat16(model: keras.Model, keep: Collection[str] = ()) -> keras.Model:
     """A copy of ``model`` whose layers compute in bfloat16 (Keras's ``mixed_bfloat16`` policy: float32 weights,
     bfloat16 arithmetic) with the same weights, except the layers in ``keep``, which stay float32. Nested models
     are copied too; weightless ``Lambda`` layers are shared (they cannot always be rebuilt from their config).
@@ -255,7 +263,7 @@ def _bfloat16_copy(features, to_logits, model_name: str, value_range=(0, 255)):
     return bf16
 
 
-def sized_copy(model, height: int | None = None, width: int | None = None):
+def sized_copy(model: keras.Model, height: int | None = None, width: int | None = None) -> keras.Model:
     """A copy of the fully convolutional ``model`` for ``height`` x ``width`` images (None, None: any size).
 
     The course model has no Flatten: its convolutions, pooling and GAP work on any size, so the same weights

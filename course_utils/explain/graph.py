@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..validation import CourseValueError, describe
 from .activations import _REFERENCE, _behaves_like, _family, _op_family, _probe, _tf
 from .errors import ExplainerWarning, _CourseTypeError
+
+if TYPE_CHECKING:
+    import keras
 
 __all__ = ["conv_layers"]
 
@@ -86,7 +90,7 @@ def _layer_output(model, layer):
     raise CourseValueError(f"Layer {layer.name!r} is not connected to the inputs of model {model.name!r}.")
 
 
-def conv_layers(model) -> list[str]:
+def conv_layers(model: keras.Model) -> list[str]:
     """Names of the layers whose output is a spatial map ``(N, h, w, K)``, in model order.
 
     These are the layers an explanation can look at: convolutions, activations, pooling, additions, or

@@ -10,16 +10,16 @@ from typing import Any
 
 import numpy as np
 
-from ..validation import CourseValueError, describe, finite_array, finite_number, positive_int
+from ..validation import CourseValueError, describe, finite_array, finite_number
 from .graph import _tf
+
+#: The range of a model's input pixels, ``(lo, hi)``, or None: not checked.
+ValueRange = tuple[float, float] | None
+#: The default ``value_range`` of every explainer: images with pixels from 0 to 255, as the course model takes.
+PIXELS = (0, 255)
 
 #: A target: a function of the class scores y (N, num_classes) that returns one score per image (N,).
 Target = Callable[[Any], Any]
-
-
-def _count(value, name: str, hint: str = "") -> int:
-    """``value`` as an int >= 1 (:func:`~course_utils.validation.positive_int`, never None)."""
-    return int(positive_int(value, name, hint=hint))  # type: ignore[arg-type]
 
 
 def _flag(value, name: str) -> bool:

@@ -9,16 +9,20 @@ Both send ``batch_size`` images at a time through the model, so memory does not 
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..validation import CourseValueError, choice, describe, finite_number, nonnegative_int
+from ..validation import CourseValueError, choice, describe, finite_number, nonnegative_int, positive_int
 from .backprop import VanillaGradient
 from .base import Explanation, _Explainer, normalize_maps
 from .errors import EmptyMapWarning
 from .graph import _tf
-from .inputs import _baseline_value, _count, _flag, _value_range
+from .inputs import PIXELS, ValueRange, _baseline_value, _flag, _value_range
+
+if TYPE_CHECKING:
+    import keras
+    from numpy.typing import ArrayLike
 
 __all__ = ["IntegratedGradients", "SmoothGrad"]
 
@@ -42,21 +46,21 @@ class IntegratedGradients(VanillaGradient):
 
     def __init__(
         self,
-        model,
-        baseline=0.0,
+        model: keras.Model,
+        baseline: float | ArrayLike = 0.0,
         steps: int = 64,
         *,
         method: str = "gausslegendre",
         batch_size: int = 256,
         normalize: bool = False,
-        value_range=(0, 255),
+        value_range: ValueRange = PIXELS,
     ):
-        steps = _count(
+        steps = positive_int(
             steps,
             "steps",
             hint="It is the number of points on the path from the baseline to the image (the default is 64).",
         )
-        batch_size = _count(
+        batch_size = positive_int(
             batch_size, "batch_size", hint="It is how many points of the paths go through the model at once."
         )
         method = choice(method, ("gausslegendre", "trapezoid"), "method")
@@ -175,21 +179,23 @@ class SmoothGrad(_Explainer):
     """
 
     name = "SmoothGrad"
+    #: np.random.RandomState's seed: an int, or a list of ints (the evaluation seeds image i with [seed, i]).
+    seed: int | list[int] | None
 
     def __init__(
         self,
-        model,
-        method=None,
+        model: keras.Model,
+        method: type[_Explainer] | _Explainer | None = None,
         *,
         samples: int = 25,
         noise: float = 0.15,
         var: bool = False,
         seed: int | None = 0,
         batch_size: int = 256,
-        value_range=(0, 255),
+        value_range: ValueRange = PIXELS,
     ):
         method = _smoothable(VanillaGradient if method is None else method, model)
-        samples = _count(samples, "samples", hint="It is the number of noisy copies of each image.")
+        samples = positive_int(samples, "samples", hint="It is the number of noisy copies of each image.")
         noise = finite_number(noise, "noise")
         if not 0 <= noise <= 1:
             raise CourseValueError(f"noise is a fraction of each image's value range, between 0 and 1; got {noise!r}.")
@@ -198,7 +204,9 @@ class SmoothGrad(_Explainer):
             seed = nonnegative_int(seed, "seed", hint="It seeds np.random.RandomState (None: fresh noise each call).")
             if seed >= 2**32:
                 raise CourseValueError(f"seed must be below 2**32 (np.random.RandomState's range); got {seed}.")
-        batch_size = _count(batch_size, "batch_size", hint="It is how many noisy copies go through the model at once.")
+        batch_size = positive_int(
+            batch_size, "batch_size", hint="It is how many noisy copies go through the model at once."
+        )
         super().__init__(model, value_range=value_range)
         self.base = method(model, value_range=None) if isinstance(method, type) else method
         self.takes_target, self._no_target = self.base.takes_target, self.base._no_target

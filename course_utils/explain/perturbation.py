@@ -8,7 +8,7 @@ score drops. Both send their changed images through the model in large batches.
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,7 +17,10 @@ from .base import Computed, Explanation, _Explainer, normalize_maps
 from .cam import _MapExplainer
 from .copies import _bfloat16_copy
 from .graph import _tf
-from .inputs import _count, _flag, _in_range, _value_range
+from .inputs import PIXELS, ValueRange, _flag, _in_range, _value_range
+
+if TYPE_CHECKING:
+    import keras
 
 __all__ = ["Occlusion", "ScoreCAM"]
 
@@ -49,7 +52,7 @@ class ScoreCAM(_MapExplainer):
 
     def __init__(
         self,
-        model,
+        model: keras.Model,
         layer: str | None = None,
         *,
         batch_size: int = 512,
@@ -58,9 +61,11 @@ class ScoreCAM(_MapExplainer):
         upsample: bool = True,
         normalize: bool = True,
         relu: bool = True,
-        value_range=(0, 255),
+        value_range: ValueRange = PIXELS,
     ):
-        batch_size = _count(batch_size, "batch_size", hint="It is how many masked images go through the model at once.")
+        batch_size = positive_int(
+            batch_size, "batch_size", hint="It is how many masked images go through the model at once."
+        )
         max_channels = positive_int(max_channels, "max_channels", allow_none=True)
         if not isinstance(precision, str) or precision not in ("float32", "bfloat16"):
             raise CourseValueError(
@@ -179,17 +184,17 @@ class Occlusion(_Explainer):
 
     def __init__(
         self,
-        model,
+        model: keras.Model,
         patch: int = 8,
         stride: int = 4,
-        baseline=0.0,
+        baseline: float | str = 0.0,
         *,
         normalize: bool = True,
         batch_size: int = 256,
-        value_range=(0, 255),
+        value_range: ValueRange = PIXELS,
     ):
-        patch = _count(patch, "patch", hint="It is the side of the square hidden at each position, in pixels.")
-        stride = _count(stride, "stride", hint="It is how many pixels the patch moves each step.")
+        patch = positive_int(patch, "patch", hint="It is the side of the square hidden at each position, in pixels.")
+        stride = positive_int(stride, "stride", hint="It is how many pixels the patch moves each step.")
         if stride > patch:
             raise CourseValueError(
                 f"stride {stride} is larger than patch {patch}: the pixels between two positions "
@@ -197,7 +202,7 @@ class Occlusion(_Explainer):
                 f"stride of at most {patch} (the default is patch 8, stride 4)."
             )
         normalize = _flag(normalize, "normalize")
-        batch_size = _count(
+        batch_size = positive_int(
             batch_size, "batch_size", hint="It is how many occluded images go through the model at once."
         )
         if not (isinstance(baseline, str) and baseline == "mean"):

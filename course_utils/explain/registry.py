@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ..validation import CourseValueError, describe
 from .backprop import GuidedBackprop, GuidedGradCAM, VanillaGradient
@@ -19,6 +19,9 @@ from .base import _Explainer
 from .cam import CAM, EigenCAM, GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM, XGradCAM
 from .path_noise import IntegratedGradients, SmoothGrad
 from .perturbation import Occlusion, ScoreCAM
+
+if TYPE_CHECKING:
+    import keras
 
 __all__ = ["METHODS", "REGISTRY", "FastOptions", "Method", "Names", "make", "method"]
 
@@ -49,7 +52,9 @@ class Method:
             raise CourseValueError(f"fast must be None, 'slider' or 'evaluation'; got {describe(fast)}.")
         return dict(self.slider if fast == "slider" else self.evaluation)
 
-    def make(self, model, layer: str | None = None, *, fast: Fast | None = None, **options: Any) -> _Explainer:
+    def make(
+        self, model: keras.Model, layer: str | None = None, *, fast: Fast | None = None, **options: Any
+    ) -> _Explainer:
         """The explainer for ``model``: ``layer`` for the methods that take one (None: the last spatial layer),
         the ``fast`` options, then ``options``."""
         kw = {**self.options(fast), **options}
@@ -95,7 +100,9 @@ def method(name: str) -> Method:
     return REGISTRY[name]
 
 
-def make(name: str, model, layer: str | None = None, *, fast: Fast | None = None, **options: Any) -> _Explainer:
+def make(
+    name: str, model: keras.Model, layer: str | None = None, *, fast: Fast | None = None, **options: Any
+) -> _Explainer:
     """The explainer ``name`` (a key of :data:`REGISTRY`) for ``model``: see :meth:`Method.make`."""
     return method(name).make(model, layer, fast=fast, **options)
 

@@ -65,7 +65,7 @@ class _Deadline:
 
 
 def _connection_class(base: type, deadline: _Deadline) -> type:
-    class Connection(base):  # type: ignore[misc, valid-type]
+    class Connection(base):
         def connect(self) -> None:
             # self.timeout: http.client's connection class is the base, which mypy cannot see here
             per_step = self.timeout if isinstance(self.timeout, (int, float)) else deadline.seconds  # type: ignore[has-type]
@@ -238,6 +238,7 @@ def _download(url: str, timeout: float, max_bytes: int) -> bytes:
         raise ImageLoadError(_scrub(str(exc), password)) from None
 
 
+# long: each way a download can fail (slow, too large, an HTTP error, a bad redirect) says so itself
 def _fetch(url: str, shown: str, auth: tuple[str, str] | None, timeout: float, max_bytes: int) -> bytes:
     """The body of ``url`` (already encoded); ``shown``: the address as messages show it (no credentials)."""
     where = _short(shown)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -49,6 +49,7 @@ def _home_error(text: str) -> ImageLoadError:
     )
 
 
+# long: one branch per kind of source (path, URL, bytes, array) and per way it can be unreadable
 def load_image(
     source: ImageSource, timeout: float = TIMEOUT_S, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS
 ) -> np.ndarray:
@@ -71,8 +72,8 @@ def load_image(
     :class:`~course_utils.validation.CourseValueError` for a wrong ``timeout``, ``max_bytes`` or ``max_pixels``.
     """
     timeout = finite_number(timeout, "timeout", minimum=0.0, strict_minimum=True, maximum=MAX_TIMEOUT_S)
-    max_bytes = cast(int, positive_int(max_bytes, "max_bytes"))
-    max_pixels = cast(int, positive_int(max_pixels, "max_pixels"))
+    max_bytes = positive_int(max_bytes, "max_bytes")
+    max_pixels = positive_int(max_pixels, "max_pixels")
     if isinstance(source, (tuple, list)) and not source:
         raise ImageLoadError(
             "Nothing was uploaded yet (the upload is empty). Choose a file with the Upload button "

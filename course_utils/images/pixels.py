@@ -4,7 +4,7 @@ values mean, never by a bare cast; :func:`as_rgb` and :func:`to_model_input`."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -234,7 +234,7 @@ def to_model_input(image: ArrayLike | PIL.Image.Image, size: int = 32) -> np.nda
     """
     from PIL import Image
 
-    size = cast(int, positive_int(size, "size"))
+    size = positive_int(size, "size")
     if size > 4096:
         raise CourseValueError(f"size must be at most 4096 (the course model takes 32); got {size}.")
     arr, scale = _pixels(image)

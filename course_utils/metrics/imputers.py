@@ -79,6 +79,7 @@ ROAD_WEIGHTS = (
 )
 
 
+# long: one sparse system for all removed pixels, built, solved and checked in one pass
 def impute_linear(
     images: ArrayLike,
     removed: ArrayLike,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -43,7 +43,7 @@ def bootstrap_interval(
     level = fraction(level, "level")
     if level in (0.0, 1.0):
         raise CourseValueError(f"level is a probability strictly between 0 and 1, such as 0.95; got {level!r}.")
-    n_boot = cast(int, positive_int(n_boot, "n_boot", hint="2000 resamples are plenty for a 95 % interval."))
+    n_boot = positive_int(n_boot, "n_boot", hint="2000 resamples are plenty for a 95 % interval.")
     if n_boot * v.size > _MAX_BOOT_VALUES:
         raise CourseValueError(
             f"n_boot={n_boot} resamples of {v.size} values would hold {n_boot * v.size:,} numbers "

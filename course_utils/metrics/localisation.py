@@ -4,7 +4,7 @@ target tile?), :func:`focus` (which share of the map's positive mass is on it; A
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -42,11 +42,11 @@ def tile_of(
     """The tile (0 .. grid*grid - 1, row-major) of a ``grid`` x ``grid`` mosaic of ``shape`` (H, W) (or an
     image's (H, W, C)) that holds pixel (``row``, ``col``). Both sides must divide into ``grid`` equal parts,
     and the pixel must lie inside the mosaic."""
-    grid = cast(int, positive_int(grid, "grid"))
+    grid = positive_int(grid, "grid")
     if not isinstance(shape, (Sequence, np.ndarray)) or isinstance(shape, str) or len(shape) not in (2, 3):
         raise CourseValueError(f"shape must be (H, W) or (H, W, C); got {describe(shape)}.")
-    height = cast(int, positive_int(shape[0], "shape[0] (the height)"))
-    width = cast(int, positive_int(shape[1], "shape[1] (the width)"))
+    height = positive_int(shape[0], "shape[0] (the height)")
+    width = positive_int(shape[1], "shape[1] (the width)")
     if height % grid or width % grid:
         raise CourseValueError(
             f"A {height} x {width} mosaic does not divide into {grid} x {grid} equal tiles: "

@@ -4,7 +4,7 @@ at random), :func:`removal_curves` (ROAD with the linear imputer) and :func:`are
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -53,6 +53,7 @@ def removal_masks(
     return (rank[None, :] < ks[:, None]).reshape(len(ks), *s.shape)
 
 
+# long: every argument checked (hostile-input tests), then one loop over fractions with its checks
 def removal_curves(
     predict: Callable[[np.ndarray], ArrayLike],
     images: ArrayLike,
@@ -97,7 +98,7 @@ def removal_curves(
             f"imputer must be one of {', '.join(map(repr, IMPUTERS))} or a function "
             f"f(images, removed, rng=...); got {describe(imputer)}."
         )
-    batch_size = cast(int, positive_int(batch_size, "batch_size"))
+    batch_size = positive_int(batch_size, "batch_size")
     cls = _class_indices(class_index, len(x))
     seed = _seed(rng)
     f = _fractions(fractions)

@@ -6,13 +6,24 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import data, explain
 from ..explain import registry
+from ..explain.activations import softmax
 from ..validation import CourseValueError, describe
 from ..validation import class_index as _class_index
+
+if TYPE_CHECKING:
+    import ipywidgets
+    import keras
+    from matplotlib.figure import Figure
+    from numpy.typing import ArrayLike
+
+    from ..explain.base import _Explainer
 
 PREDICTED = -1
 
@@ -56,13 +67,11 @@ def _wanted_class(class_index, num_classes: int) -> int | None:
 
 def _top3(logits) -> tuple[np.ndarray, np.ndarray]:
     """The softmax of ``logits`` (10,) and the indices of its three largest values, largest first."""
-    logits = np.asarray(logits, dtype=np.float64).reshape(-1)
-    probs = np.exp(logits - logits.max())
-    probs /= probs.sum()
+    probs = softmax(np.asarray(logits, dtype=np.float64).reshape(-1))
     return np.argsort(probs)[::-1][:3], probs
 
 
-def prediction_text(logits, class_names=data.CLASS_NAMES, truth: int | None = None) -> str:
+def prediction_text(logits: ArrayLike, class_names: Sequence[str] = data.CLASS_NAMES, truth: int | None = None) -> str:
     """The line of text under an explorer's picture, for every reader (a screen reader too).
 
     ``logits``: (10,) the model's scores for one image; ``truth``: the true class index, if known.
@@ -75,7 +84,7 @@ def prediction_text(logits, class_names=data.CLASS_NAMES, truth: int | None = No
     return text + (f" True class: {class_names[int(truth)]}." if truth is not None else "")
 
 
-def figure_png(fig) -> bytes:
+def figure_png(fig: Figure) -> bytes:
     """Render a matplotlib figure to PNG bytes and close it."""
     import io
 
@@ -103,7 +112,9 @@ def _figure_controls_class():
     return FigureControls
 
 
-def interact_figure(plot, layout=None, **controls):
+def interact_figure(
+    plot: Callable[..., Any], layout: Sequence[Sequence[str]] | None = None, **controls: Any
+) -> ipywidgets.VBox:
     """Like ``ipywidgets.interact``, for a function that returns a matplotlib figure.
 
     ``plot(**values)`` is called with the controls' current values at once and whenever one changes; its
@@ -142,7 +153,7 @@ def interact_figure(plot, layout=None, **controls):
 SLIDER_OPTIONS = registry.FastOptions("slider")
 
 
-def _build(method: str, model, layer: str | None):
+def _build(method: str, model: keras.Model, layer: str | None) -> _Explainer:
     """The explainer ``method`` for ``model`` as the explorers build it (the registry's slider options)."""
     return registry.make(method, model, layer, fast="slider")
 

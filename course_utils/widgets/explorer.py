@@ -3,6 +3,9 @@ next to its image (:func:`feature_map_figure`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .. import data, viz
@@ -23,6 +26,14 @@ from ._core import (
     prediction_text,
 )
 
+if TYPE_CHECKING:
+    import ipywidgets
+    import keras
+    from matplotlib.figure import Figure
+    from numpy.typing import ArrayLike
+
+    from ..explain.base import _Explainer
+
 
 class Explorer:
     """Explain images of one model with any method, class and layer.
@@ -38,7 +49,13 @@ class Explorer:
     negative values, the wrong shape), labels that are not class indices, and too few or too many class names.
     """
 
-    def __init__(self, model, images, labels=None, class_names=data.CLASS_NAMES):
+    def __init__(
+        self,
+        model: keras.Model,
+        images: ArrayLike,
+        labels: ArrayLike | None = None,
+        class_names: Sequence[str] = data.CLASS_NAMES,
+    ) -> None:
         from .. import images as _images
 
         self.model = model
@@ -72,7 +89,7 @@ class Explorer:
             )
         return arr
 
-    def explainer(self, method: str, layer: str | None):
+    def explainer(self, method: str, layer: str | None) -> _Explainer:
         """The (cached) explainer for a method name of :data:`course_utils.explain.METHODS`."""
         key = (method, layer if registry.method(method).takes_layer else None)
         if key not in self._cache:
@@ -166,7 +183,9 @@ class Explorer:
         art["heat"].set_visible(heat_visible)
         art["bar"].ax.set_visible(heat_visible)
 
-    def figure(self, index: int, class_index: int | None = None, layer: str | None = None, method: str = "Grad-CAM"):
+    def figure(
+        self, index: int, class_index: int | None = None, layer: str | None = None, method: str = "Grad-CAM"
+    ) -> Figure:
         """The explorer's picture as a new matplotlib figure: the image with the true class and the top-3
         predictions, and the explanation (a heat map over the image, or a gradient image)."""
         canvas = self._new_canvas()
@@ -194,7 +213,9 @@ class Explorer:
         self._canvas[0].savefig(buf, format="png")
         return buf.getvalue()
 
-    def widget(self, index: int = 0, method: str = "Grad-CAM", class_index: int = PREDICTED, layer: str | None = None):
+    def widget(
+        self, index: int = 0, method: str = "Grad-CAM", class_index: int = PREDICTED, layer: str | None = None
+    ) -> ipywidgets.VBox:
         """Sliders and menus for image, class, layer and method, wired to :meth:`figure`; under the picture,
         a line of text with the prediction and the top-3 probabilities (:func:`prediction_text`)."""
         import ipywidgets as w
@@ -218,7 +239,7 @@ class Explorer:
         return interact_figure(png, layout=[["image", "class"], ["layer", "method"]], **controls)
 
 
-def feature_map_figure(image, A, weights, k: int, class_name: str = ""):
+def feature_map_figure(image: ArrayLike, A: np.ndarray, weights: np.ndarray, k: int, class_name: str = "") -> Figure:
     """Feature map A^k of one image, next to the image, with its weight for the class in the title.
 
     ``A``: (h, w, K); ``weights``: (K,) the class's weights w_k^c.

@@ -4,6 +4,8 @@ and drawn at the photo's own size."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +27,12 @@ from ._core import (
     prediction_text,
 )
 
+if TYPE_CHECKING:
+    import ipywidgets
+    import keras
+    from matplotlib.figure import Figure
+    from numpy.typing import ArrayLike
+
 #: The own-image explorer draws a copy of the photo whose longest side is at most this many pixels (made once,
 #: when the photo is loaded); the explanation and the model's input still come from the full photo.
 DISPLAY_MAX_SIDE = 1024
@@ -34,7 +42,7 @@ class _Photo:
     """A photo made ready once for the own-image explorer: its size, a copy to draw whose longest side is at most
     ``max_side`` pixels, and the model's 32 x 32 input (made from the full photo). The full photo is not kept."""
 
-    def __init__(self, image, max_side: int = DISPLAY_MAX_SIDE) -> None:
+    def __init__(self, image: ArrayLike | str | bytes, max_side: int = DISPLAY_MAX_SIDE) -> None:
         from .. import images
 
         rgb = images.as_rgb(image)
@@ -103,14 +111,14 @@ def _own_image_figure(model, photo: _Photo, method: str, class_index, layer, cla
 
 
 def own_image_figure(
-    model,
-    image,
+    model: keras.Model,
+    image: ArrayLike | str | bytes,
     method: str = "Grad-CAM",
     class_index: int | None = None,
     layer: str | None = None,
-    class_names=data.CLASS_NAMES,
+    class_names: Sequence[str] = data.CLASS_NAMES,
     explainers: dict | None = None,
-):
+) -> tuple[Figure, np.ndarray]:
     """Explain a photo of any size: it is centre-cropped and resized to the model's 32 x 32 input, explained,
     and the map is laid over the photo's centre square at the photo's own size, with the top-3 classes.
 
@@ -136,8 +144,11 @@ def _error_html(message) -> str:
 
 
 def own_image_explorer(
-    model, image=None, url: str = "", class_names=data.CLASS_NAMES
-):  # long: builds and wires nine widgets
+    model: keras.Model,
+    image: ArrayLike | str | bytes | None = None,
+    url: str = "",
+    class_names: Sequence[str] = data.CLASS_NAMES,
+) -> ipywidgets.VBox:  # long: builds and wires nine widgets
     """A URL box, an upload button, and method / class / layer controls over :func:`own_image_figure`.
 
     Loading errors (unreachable address, not an image, too large) appear as a message under the controls, with
