@@ -488,3 +488,19 @@ def test_any_upload_gives_an_image_or_an_image_load_error(content, size):
         I.load_image({"name": "x", "size": size, "content": content}, max_bytes=1000)
     except I.ImageLoadError:
         pass
+
+
+@pytest.mark.parametrize("brightest", [1, 200, 255, 256, 4000, 65535])
+def test_a_dark_16_bit_image_stays_dark(brightest):
+    """A 16-bit container is scaled from 0-65535 whatever its brightest pixel: a 16-bit image whose brightest value
+    is 255 or less is nearly black, not an 8-bit image (it used to jump to white at 255 and to black at 256)."""
+    import io
+
+    from PIL import Image
+
+    want = round(brightest * 255 / 65535)
+    arr = np.full((4, 4, 3), brightest, np.uint16)
+    assert int(I.as_rgb(arr).max()) == want
+    png = io.BytesIO()
+    Image.fromarray(np.full((8, 8), brightest, np.uint16)).save(png, format="PNG")
+    assert int(I.load_image(png.getvalue()).max()) == want

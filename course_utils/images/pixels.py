@@ -23,11 +23,20 @@ _TOLERANCE = 1e-3  # a float image may overshoot 0-1 by this much (resampling): 
 
 
 def _scale_of(
-    kind: str, lo: float, hi: float, what: str, error: type[CourseError], *, sixteen_bit: bool = False
+    kind: str,
+    lo: float,
+    hi: float,
+    what: str,
+    error: type[CourseError],
+    *,
+    sixteen_bit: bool = False,
+    declared_16bit: bool = False,
 ) -> float:
     """The factor that brings pixel values of numpy kind ``kind`` (b, i, u, f), from ``lo`` to ``hi``, to 0-255.
 
-    bool: 255. Integers 0-255: 1; 0-65535 with ``sixteen_bit``: 255/65535. Floats 0-1: 255; 0-255: 1.
+    bool: 255. Integers 0-255: 1; 0-65535 with ``sixteen_bit``: 255/65535. A container that declares 16 bits
+    (``declared_16bit``: a uint16 array, Pillow's I;16 modes) is always scaled by 255/65535, however dark: a
+    16-bit image whose brightest pixel is 200 is nearly black, not an 8-bit image. Floats 0-1: 255; 0-255: 1.
     Anything else (NaN, infinity, negative values, integers above the range, floats above 255, floats up to
     a value between 1 and 2 that could be either range) raises ``error`` saying what to do.
     """
@@ -41,6 +50,8 @@ def _scale_of(
                 f"{what} holds negative values (down to {lo}); pixels are 0-255 (0-65535 in a 16-bit image). "
                 "Undo whatever shifted them (a normalisation, an int8 cast) before passing the image."
             )
+        if declared_16bit and hi <= 65535:
+            return 255.0 / 65535.0
         if hi <= 255:
             return 1.0
         if sixteen_bit and hi <= 65535:
@@ -133,7 +144,7 @@ def _pil_to_rgb(img, what: str, error: type[CourseError]) -> np.ndarray:
     if mode.startswith("I;16") or mode in ("I", "F"):
         lo, hi = img.getextrema()
         kind = "f" if mode == "F" else "i"
-        scale = _scale_of(kind, lo, hi, what, error, sixteen_bit=True)
+        scale = _scale_of(kind, lo, hi, what, error, sixteen_bit=True, declared_16bit=mode.startswith("I;16"))
 
         def convert(part):
             values = np.asarray(part)
@@ -193,7 +204,13 @@ def _pixels(image, what: str = "the image") -> tuple[np.ndarray, float]:
     if arr.dtype.kind == "b":
         return arr, 255.0
     return arr, _scale_of(
-        arr.dtype.kind, arr.min().item(), arr.max().item(), what, CourseValueError, sixteen_bit=arr.dtype == np.uint16
+        arr.dtype.kind,
+        arr.min().item(),
+        arr.max().item(),
+        what,
+        CourseValueError,
+        sixteen_bit=arr.dtype == np.uint16,
+        declared_16bit=arr.dtype == np.uint16,
     )
 
 
