@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{path.name}: running ...", end=" ", flush=True)
         if args.memory:
             seconds, peak = measure(path)
-            print(f"{seconds:.1f} s, kernel peak {peak / 2**30:.2f} GiB", flush=True)
+            print(f"{seconds:.1f} s, kernel peak {peak / 1e9:.2f} GB ({peak / 2**30:.2f} GiB)", flush=True)
         else:
             print(f"{execute(path):.1f} s", flush=True)
 

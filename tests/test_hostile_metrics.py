@@ -548,3 +548,12 @@ def test_make_mosaic_lays_out_tiles_or_refuses(images):
     assert np.isfinite(x).all() and k * k == len(x) and x.ndim == 4
     assert mosaic.shape == (k * x.shape[1], k * x.shape[2], x.shape[3])
     assert np.array_equal(mosaic[-x.shape[1]:, -x.shape[2]:], x[-1])
+
+
+def test_the_twin_needs_the_labels_it_memorised():
+    """Fewer training labels than the twin saw would silently give another permutation: refused."""
+    from course_utils import evaluation
+    from course_utils.validation import CourseValueError as _CVE
+
+    with pytest.raises(_CVE, match="labels were given"):
+        evaluation.twin_and_labels(np.zeros((10, 32, 32, 3), np.uint8), np.zeros(10, int))

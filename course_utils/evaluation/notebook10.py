@@ -13,7 +13,7 @@ from numpy.typing import ArrayLike
 
 from .. import metrics
 from ..explain import registry
-from ..validation import nonnegative_int, positive_int
+from ..validation import CourseValueError, nonnegative_int, positive_int
 from . import shared
 from .shared import FRACTIONS, RESULTS_10_PATH, SEED
 
@@ -109,7 +109,13 @@ def twin_and_labels(x_train: np.ndarray, y_train: ArrayLike) -> tuple[keras.Mode
     twin = models.load_course_model(models.ASSETS / "course_cnn_random_labels.keras")
     card = models.load_model_card(models.ASSETS / "model_card_random_labels.json")
     seen = card["train_images"]
-    return twin, np.random.default_rng(card["recipe"]["seed"]).permutation(np.asarray(y_train)[:seen])
+    labels = np.asarray(y_train)
+    if len(labels) < seen:
+        raise CourseValueError(
+            f"The twin memorised random labels for the first {seen} training images, but only "
+            f"{len(labels)} labels were given: pass at least the first {seen} (y_train[:{seen}])."
+        )
+    return twin, np.random.default_rng(card["recipe"]["seed"]).permutation(labels[:seen])
 
 
 def sanity_scores(

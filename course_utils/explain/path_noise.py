@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..validation import CourseValueError, choice, describe, finite_number, nonnegative_int, positive_int
+from ..validation import CourseValueError, choice, describe, fraction, nonnegative_int, positive_int
 from .backprop import VanillaGradient
 from .base import Explanation, _Explainer, normalize_maps
 from .errors import EmptyMapWarning
@@ -196,9 +196,7 @@ class SmoothGrad(_Explainer):
     ):
         method = _smoothable(VanillaGradient if method is None else method, model)
         samples = positive_int(samples, "samples", hint="It is the number of noisy copies of each image.")
-        noise = finite_number(noise, "noise")
-        if not 0 <= noise <= 1:
-            raise CourseValueError(f"noise is a fraction of each image's value range, between 0 and 1; got {noise!r}.")
+        noise = fraction(noise, "noise (a fraction of each image's value range)")
         var = _flag(var, "var")
         if seed is not None:
             seed = nonnegative_int(seed, "seed", hint="It seeds np.random.RandomState (None: fresh noise each call).")
