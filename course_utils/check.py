@@ -200,10 +200,7 @@ def check_tensorflow() -> Item:
 def _card_sha256() -> str | None:
     from . import models
 
-    try:
-        return models.load_model_card().get("data_archive_sha256")
-    except (OSError, ValueError):  # ModelNotFoundError, ModelFileError
-        return None
+    return models.data_archive_sha256()
 
 
 # long: one branch per way the data can be missing, damaged or unverified, each with its own advice

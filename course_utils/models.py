@@ -43,6 +43,7 @@ __all__ = [
     "ModelNotFoundError",
     "any_size",
     "build_course_cnn",
+    "data_archive_sha256",
     "fold_batch_norm",
     "load_course_model",
     "load_model_card",
@@ -249,3 +250,13 @@ def load_model_card(path: str | Path | None = None) -> dict:
             "the course, or train the model again."
         )
     return card
+
+
+def data_archive_sha256() -> str | None:
+    """The SHA-256 of the CIFAR-10 archive the course model was trained and tested on, from its model card (lower
+    case), or ``None`` when there is no readable card or it names no 64-digit digest."""
+    try:
+        digest = load_model_card().get("data_archive_sha256")
+    except (OSError, ValueError):  # ModelNotFoundError, ModelFileError
+        return None
+    return digest.lower() if isinstance(digest, str) and len(digest) == 64 else None

@@ -74,3 +74,22 @@ def test_any_answer_gets_feedback_or_a_course_error(name, answer):
         return
     assert isinstance(result, ex.Feedback), f"{name} returned {type(result).__name__}"
     assert isinstance(result.message, str) and result.message
+
+
+#: Answers that broke checkers before (ragged lists, infinities, huge ints, complex numbers, generators): every
+#: checker is tried on each, as well as on the generated ones above.
+KNOWN_BAD = [
+    2**70, float("inf"), float("nan"), complex(1, 2), b"xx", {1, 2}, [[1, 2], [3]], [[1, [2]], [3]],
+    np.array([1 + 2j, 3]), np.zeros((0, 3)), lambda *a: np.inf, lambda *a: 2**70, lambda *a: (x for x in range(3)),
+    lambda *a: [[1], [2, 3]], lambda *a: [[1, [2]], [3]], lambda *a: ["a", None, 3], lambda *a: np.zeros((0, 0, 3)),
+]
+
+
+@pytest.mark.parametrize("name", sorted(CONTEXT))
+def test_answers_that_once_broke_a_checker_get_feedback(name):
+    for answer in KNOWN_BAD:
+        try:
+            result = getattr(ex, name)(answer, *CONTEXT[name])
+        except CourseError:
+            continue
+        assert isinstance(result, ex.Feedback), f"{name}({answer!r}) returned {type(result).__name__}"

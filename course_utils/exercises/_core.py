@@ -96,11 +96,19 @@ def _array(answer: Answer, name: str) -> np.ndarray:
     """The answer as an array of float64; an answer that is not numbers raises :class:`AnswerTypeError`."""
     try:
         arr = np.asarray(answer, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise AnswerTypeError(
             f"{name} should be a numpy array of numbers, got {type(answer).__name__} ({str(answer)[:40]!r})."
         ) from None
     return arr
+
+
+def _size(value: Any) -> int | None:
+    """How many numbers ``value`` holds as an array, or ``None`` for a ragged list that is no array at all."""
+    try:
+        return int(np.size(value))
+    except (TypeError, ValueError):
+        return None
 
 
 def _close(a: np.ndarray, b: np.ndarray, rtol: float = 1e-4, atol: float = 1e-6) -> bool:

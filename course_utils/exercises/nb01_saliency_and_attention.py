@@ -34,7 +34,7 @@ def check_next_fixation(answer: Answer, saliency: ArrayLike, radius: float = 3.0
         )
     try:
         got = tuple(int(v) for v in np.asarray(answer).ravel())
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise AnswerTypeError(f"the answer should be (row, col), two integers; got {str(answer)[:40]!r}.") from None
     if len(got) != 2:
         return Feedback(False, f"the answer should be two numbers (row, col); got {len(got)}.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._core import Answer, AnswerTypeError, Feedback, _array, _call, _needs_answer
+from ._core import Answer, AnswerTypeError, Feedback, _array, _call, _needs_answer, _size
 
 __all__ = ["check_linear_fill", "check_tile_of_max"]
 
@@ -42,7 +42,7 @@ def check_tile_of_max(answer: Answer, saliency: ArrayLike, grid: int = 2) -> Fee
         want = _tile(r, c, s.shape, g)
         out = _call(answer, s.copy(), g)
         where = "" if n == 0 else f"right for the notebook's map, but not for a {g} x {g} test map: "
-        if isinstance(out, (tuple, list, np.ndarray)) and np.size(out) == 2:
+        if isinstance(out, (tuple, list, np.ndarray)) and _size(out) == 2:
             return Feedback(
                 False,
                 where + f"you returned a pair {tuple(np.ravel(out))}; return one tile index, "
@@ -50,7 +50,7 @@ def check_tile_of_max(answer: Answer, saliency: ArrayLike, grid: int = 2) -> Fee
             )
         try:
             got = int(out)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise AnswerTypeError(f"your function returned {type(out).__name__}, expected an int tile index.") from None
         if got == want:
             continue

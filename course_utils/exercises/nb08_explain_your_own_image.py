@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._core import Answer, AnswerTypeError, Feedback, _call, _needs_answer
+from ._core import Answer, AnswerTypeError, Feedback, _call, _needs_answer, _size
 
 __all__ = ["check_centre_crop", "check_top3"]
 
@@ -26,7 +26,7 @@ def _names(answer: Answer) -> list:
         items = list(answer)
     except TypeError:
         items = None
-    if items is None or any(np.ndim(v) > 0 for v in items):
+    if items is None or any(_size(v) != 1 for v in items):
         raise AnswerTypeError(
             f"expected a list of three class names, got {type(answer).__name__} ({str(answer)[:40]!r})."
         ) from None
@@ -86,7 +86,10 @@ def check_centre_crop(answer: Answer, image: ArrayLike) -> Feedback:
     other = np.ascontiguousarray(np.swapaxes(img, 0, 1)[:, :-3])
     if not callable(answer):
         side, top, left = _centre(img)
-        right = np.array_equal(np.asarray(answer), img[top : top + side, left : left + side])
+        try:
+            right = np.array_equal(np.asarray(answer), img[top : top + side, left : left + side])
+        except (TypeError, ValueError):  # a ragged list is no crop
+            right = False
         return Feedback(
             False,
             ("this is the right square of this photo, " if right else "")
@@ -94,7 +97,11 @@ def check_centre_crop(answer: Answer, image: ArrayLike) -> Feedback:
             "try it on a photo of another shape too.",
         )
     for n, im in enumerate([img, other]):
-        got = np.asarray(_call(answer, im.copy()))
+        out = _call(answer, im.copy())
+        try:
+            got = np.asarray(out)
+        except (TypeError, ValueError):  # a ragged list
+            raise AnswerTypeError(f"your function returned {type(out).__name__}, expected an image array.") from None
         h, w = im.shape[:2]
         side, top, left = _centre(im)
         if got.shape[:2] == (side, side) and np.array_equal(got, im[top : top + side, left : left + side]):
