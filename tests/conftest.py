@@ -10,6 +10,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# The property-based tests (tests/test_hostile_*.py): the same examples on every run in CI ("ci", derandomized, so
+# a red run is reproducible and a green one stays green); HYPOTHESIS_PROFILE=explore draws new random examples, ten
+# times as many, to look for new failures before a release.
+settings.register_profile("ci", derandomize=True, deadline=None)
+settings.register_profile("explore", max_examples=1000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def _data_available() -> bool:
