@@ -6,10 +6,10 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from ..files import UnsafePathError, saved_atomically
 from . import constants
 from .errors import CIFAR10DataError
 
@@ -19,31 +19,22 @@ def _progress(done: int, total: int | None) -> None:
     print(f"\r  {done / 1e6:.0f}{total_mb} MB", end="", file=sys.stdout, flush=True)
 
 
-# long: the whole safe download in one place (private file, size and hash checks, rename, clean-up)
+# long: the whole safe download in one place (size, time and hash checks, each with its own message)
 def _fetch(url: str, target: Path) -> Path:
     """Download ``url`` to ``target`` (in Keras's cache) safely; the file appears only once it is verified.
 
-    The bytes go to a new private file in the same folder (``mkstemp``: nothing planted there is opened), which
-    is renamed over ``target`` (replacing a link there, never writing through it) only when its SHA-256 is the
-    official one. No byte for :data:`DOWNLOAD_TIMEOUT_S`, more than :data:`DOWNLOAD_DEADLINE_S` in all, more than
-    :data:`MAX_ARCHIVE_BYTES`, or a wrong SHA-256: the temporary file is deleted and nothing is left behind.
+    The bytes go to a new private file in the same folder (:func:`course_utils.files.saved_atomically`, opened
+    with ``O_EXCL``: nothing planted there is opened), which is renamed over ``target`` (replacing a link there,
+    never writing through it) only when its SHA-256 is the official one. No byte for :data:`DOWNLOAD_TIMEOUT_S`,
+    more than :data:`DOWNLOAD_DEADLINE_S` in all, more than :data:`MAX_ARCHIVE_BYTES`, or a wrong SHA-256: the
+    temporary file is deleted and nothing is left behind.
     """
     import urllib.error
     import urllib.request
 
-    folder = target.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".part")
-    except OSError as exc:
-        raise CIFAR10DataError(
-            f"Cannot write into Keras's cache folder {folder} ({exc.strerror or exc}). Set KERAS_HOME to a folder "
-            "you can write to, or download the archive by hand and point CIFAR10_PATH at it."
-        ) from None
-    tmp: str | None = tmp_name
     received, started = 0, time.monotonic()
     try:
-        with os.fdopen(fd, "wb") as out:
+        with saved_atomically(target) as tmp, open(tmp, "xb") as out:  # "x": a file planted there is not opened
             request = urllib.request.Request(url, headers={"User-Agent": "course_utils (CIFAR-10 download)"})
             try:
                 response = urllib.request.urlopen(request, timeout=constants.DOWNLOAD_TIMEOUT_S)
@@ -97,25 +88,15 @@ def _fetch(url: str, target: Path) -> Path:
                 )
             out.flush()
             os.fsync(out.fileno())
-        os.chmod(tmp_name, 0o644 & ~_umask())
-        os.replace(tmp_name, target)
-        tmp = None
+    except UnsafePathError as exc:
+        raise CIFAR10DataError(
+            f"Cannot write into Keras's cache folder {target.parent} ({exc}). Set KERAS_HOME to a folder you can "
+            "write to, or download the archive by hand and point CIFAR10_PATH at it."
+        ) from None
     except TimeoutError as exc:
         raise CIFAR10DataError(
             f"The download timed out ({exc or 'no answer'}): the server sent nothing for {constants.DOWNLOAD_TIMEOUT_S:g} s "
             f"(DOWNLOAD_TIMEOUT_S) or took more than {constants.DOWNLOAD_DEADLINE_S:g} s in all. Nothing was kept. Try "
             "again later, or use a copy (CIFAR10_PATH)."
         ) from None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
     return target
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
