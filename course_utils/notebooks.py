@@ -1,6 +1,6 @@
 """Re-execute the course notebooks in place, in order, as Restart & Run All would.
 
-    python -m course_utils.notebooks                  # every notebooks/NN_*.ipynb
+    python -m course_utils.notebooks                  # every notebook: NN_*.ipynb, then the appendices AN_*.ipynb
     python -m course_utils.notebooks 04 05            # only those whose names start with these
     python -m course_utils.notebooks --memory         # run each without saving; print time and the kernel's peak memory
 
@@ -16,6 +16,18 @@ import argparse
 import sys
 import time
 from pathlib import Path
+
+#: The core path's notebooks are ``NN_*.ipynb`` (00, 01, ...); the appendices, for tangents, ``AN_*.ipynb``.
+CORE_PATTERN, APPENDIX_PATTERN = "[0-9][0-9]_*.ipynb", "A[0-9]_*.ipynb"
+
+
+def course_notebooks(folder: Path | str, appendices: bool = True) -> list[Path]:
+    """The course's notebooks in ``folder``: the core path in order, then (unless ``appendices=False``) the
+    appendices in order. The one place that says which files are the course's notebooks."""
+    folder = Path(folder)
+    core = sorted(folder.glob(CORE_PATTERN))
+    return core + (sorted(folder.glob(APPENDIX_PATTERN)) if appendices else [])
+
 
 #: Printed by the last cell that :func:`measure` appends: the kernel's own peak resident memory, in bytes.
 _PEAK_CELL = (
@@ -69,11 +81,11 @@ def main(argv: list[str] | None = None) -> None:
         "--memory", action="store_true", help="do not save: print each notebook's run time and its kernel's peak memory"
     )
     args = parser.parse_args(argv)
-    paths = sorted(
+    paths = [
         p
-        for p in args.folder.glob("[0-9][0-9]_*.ipynb")
+        for p in course_notebooks(args.folder)
         if not args.prefixes or p.name.startswith(tuple(args.prefixes))
-    )
+    ]
     if not paths:
         sys.exit(f"No notebooks matched in {args.folder}/")
     for path in paths:

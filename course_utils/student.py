@@ -1,6 +1,6 @@
 """Write student copies of the notebooks: solutions cleared, outputs cleared.
 
-    python -m course_utils.student                 # -> student/NN_*.ipynb
+    python -m course_utils.student                 # -> student/NN_*.ipynb and student/AN_*.ipynb
     python -m course_utils.student --out handout   # another folder
 
 The notebooks mark their solutions the way nbgrader does. A solution cell is a code cell tagged
@@ -175,10 +175,12 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("--out must differ from the notebooks folder: the originals are never overwritten.")
     if not args.notebooks.is_dir():
         raise SystemExit(f"--notebooks {args.notebooks} is not a folder: pass the course's notebooks folder.")
-    sources = sorted(args.notebooks.glob("[0-9][0-9]_*.ipynb"))
+    from .notebooks import course_notebooks
+
+    sources = course_notebooks(args.notebooks)
     if not sources:
         raise SystemExit(
-            f"No notebooks named NN_*.ipynb in {args.notebooks}: pass --notebooks with the course's notebooks folder."
+            f"No notebooks named NN_*.ipynb or AN_*.ipynb in {args.notebooks}: pass --notebooks with the course's notebooks folder."
         )
     for src in sources:
         try:

@@ -5,6 +5,8 @@ import json
 import re
 from pathlib import Path
 
+from course_utils.notebooks import course_notebooks
+
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "docs" / "instructor_guide.md"
 
@@ -48,7 +50,7 @@ def _has(headings: list[str], cited: str) -> bool:
 
 def test_instructor_guide_covers_every_notebook_and_misconception():
     guide = GUIDE.read_text(encoding="utf-8")
-    for nb in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+    for nb in course_notebooks(ROOT / "notebooks"):
         assert f"### {nb.name[:2]} " in guide, f"the guide has no section for {nb.name}"
     for topic in ("which layer", "softmax against logits", "all-zero or nan", "nested base model",
                   "blindness to the class", "cam against grad-cam"):
@@ -61,7 +63,7 @@ def test_instructor_guide_covers_every_notebook_and_misconception():
 
 def test_every_cross_reference_names_an_existing_notebook_and_heading():
     guide = GUIDE.read_text(encoding="utf-8")
-    notebooks = {p.name[:2]: p for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    notebooks = {p.name[:2]: p for p in course_notebooks(ROOT / "notebooks")}
     readme_headings = _markdown_headings((ROOT / "README.md").read_text(encoding="utf-8").splitlines())
     missing, found = [], 0
     for m in REFERENCE.finditer(guide):

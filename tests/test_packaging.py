@@ -10,6 +10,8 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
+from course_utils.notebooks import course_notebooks
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -108,7 +110,7 @@ def test_readme_says_how_to_test_against_the_newest_versions():
 
 def test_readme_course_map_lists_every_notebook():
     text = (ROOT / "README.md").read_text()
-    for nb in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+    for nb in course_notebooks(ROOT / "notebooks"):
         assert f"`{nb.name}`" in text, f"README.md's course map misses {nb.name}"
 
 

@@ -10,9 +10,10 @@ import nbformat
 import pytest
 
 from course_utils import student
+from course_utils.notebooks import course_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = course_notebooks(ROOT / "notebooks")
 CHECKER = re.compile(r"cu\.exercises\.check_\w+\(\s*(my_\w+)")
 
 
