@@ -200,3 +200,32 @@ def test_10_the_counted_passes_are_the_ones_the_prose_states():
     for n in ("(65)", "(50)", "(26)", "(34)"):
         assert n in prose, n
 
+
+
+# ---------------------------------------------------------------- 08 explain your own image, A5 more failures
+
+def test_08_the_real_photos_get_the_answers_the_prose_states(course_model):
+    import skimage.data
+
+    from course_utils import data, images
+
+    def top1(photo):
+        y = course_model.predict(images.to_model_input(photo)[None].astype("float32"), verbose=0)[0]
+        p = np.exp(y - y.max())
+        p /= p.sum()
+        return data.CLASS_NAMES[int(p.argmax())], float(p.max())
+
+    cat, p_cat = top1(skimage.data.chelsea())
+    rocket, _ = top1(skimage.data.rocket())
+    assert (cat, rocket) == ("cat", "ship")                     # the prose and Your turn 3's solution say so
+    nb = _notebook("08")
+    out, prose = _outputs(nb), _prose(nb)
+    assert f"the model says cat, top-1 probability {p_cat:.2f}" in out
+    assert f"a cat, with a top-1 probability of {p_cat:.2f}" in prose
+    assert "the rocket photo: the model says ship" in out and "Correct. the model names the class" in out
+    for licence in ("CC0", "public domain"):                    # each photo's source and licence is stated
+        assert licence in prose
+
+
+def test_A5_decimal_numbers_in_the_prose_appear_in_a_stored_output():
+    test_decimal_numbers_in_the_prose_appear_in_a_stored_output("A5")
