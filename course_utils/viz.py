@@ -22,13 +22,26 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from matplotlib.image import AxesImage
 
-__all__ = ["ALPHA", "CMAP", "STYLES", "gradient_image", "set_style", "show_heatmap", "show_images"]
+__all__ = [
+    "ALPHA",
+    "CMAP",
+    "SIGNED_CMAP",
+    "STYLES",
+    "gradient_image",
+    "set_style",
+    "show_heatmap",
+    "show_images",
+    "show_signed",
+]
 
 #: The heat-map colour map used everywhere in the course: "inferno", perceptually uniform (equal steps in
 #: value look like equal steps in colour), its brightness rises monotonically from black to pale yellow, so
 #: it reads the same in greyscale, on a washed-out projector and for red-green colour-blind learners (a
 #: rainbow map does none of these). Never name a colour map for a heat map in a notebook: use this one.
 CMAP = "inferno"
+#: The colour map of *signed* maps (evidence for and against, before a ReLU): diverging, centred on zero by
+#: :func:`show_signed`, so that zero is the neutral white and the sign is the hue (red for, blue against).
+SIGNED_CMAP = "RdBu_r"
 #: How strongly a heat map is laid over its image, the same everywhere.
 ALPHA = 0.45
 
@@ -142,6 +155,44 @@ def show_heatmap(
     ax.axis("off")
     if colorbar:
         plt.colorbar(mappable, ax=ax, fraction=0.046, pad=0.04)
+    return mappable
+
+
+def show_signed(
+    ax: Axes,
+    signed_map: ArrayLike,
+    title: str = "",
+    image: ArrayLike | None = None,
+    colorbar: bool = True,
+    label: str = "",
+    limit: float | None = None,
+) -> AxesImage:
+    """Draw a signed map ``(h, w)`` on ``ax`` with :data:`SIGNED_CMAP`, centred on zero. Returns the mappable.
+
+    The colour scale runs from ``-limit`` to ``+limit``, ``limit`` = max |map| unless given (1 for a map that is
+    zero everywhere), so 0 is always the neutral middle colour. With ``image`` (H, W, 3), the map is laid over
+    it, stretched to the image's size; ``label`` names the colour bar.
+    """
+    import matplotlib.pyplot as plt
+
+    heat = _heat(signed_map)
+    if limit is None:
+        peak = float(np.abs(heat).max()) if heat.size else 0.0
+        limit = peak if peak > 0 else 1.0
+    limit = finite_number(limit, "limit")
+    if limit <= 0:
+        raise CourseValueError(f"limit must be positive (the colour scale runs from -limit to +limit); got {limit!r}.")
+    options: dict[str, Any] = {"cmap": SIGNED_CMAP, "vmin": -limit, "vmax": limit}
+    if image is not None:
+        img = _as_image(image)
+        ax.imshow(img)
+        h, w = img.shape[:2]
+        options.update(alpha=0.6, extent=(-0.5, w - 0.5, h - 0.5, -0.5), interpolation="bilinear")
+    mappable = ax.imshow(heat, **options)
+    ax.set_title(title)
+    ax.axis("off")
+    if colorbar:
+        plt.colorbar(mappable, ax=ax, fraction=0.046, pad=0.04, label=label)
     return mappable
 
 

@@ -103,7 +103,7 @@ def test_03_the_stored_test_accuracy_is_the_model_cards():
     assert f"test accuracy measured here: {card['test_accuracy']:.4f}" in _outputs(_notebook("03"))
 
 
-@pytest.mark.parametrize("prefix", ["00", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10"])
+@pytest.mark.parametrize("prefix", ["00", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "A3", "A4"])
 def test_decimal_numbers_in_the_prose_appear_in_a_stored_output(prefix):
     nb = _notebook(prefix)
     out = _outputs(nb)

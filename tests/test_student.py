@@ -15,7 +15,8 @@ from course_utils.notebooks import course_notebooks
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = course_notebooks(ROOT / "notebooks")
 CHECKER = re.compile(r"cu\.exercises\.check_\w+\(\s*(my_\w+)")
-EXPLORER = re.compile(r"cu\.widgets\.\w*(Explorer|explorer)\(")   # "predict, then explore": the explorer sits between
+# an explorer cell: in a "predict, then explore" exercise it sits between the committed prediction and its check
+EXPLORER = re.compile(r"cu\.widgets\.(Explorer|interact_figure|own_image_explorer)\(|\.widget\(")
 
 
 def _tags(cell):
@@ -45,7 +46,8 @@ def test_every_exercise_has_a_marked_solution_and_a_checker(path):
         assert cell.metadata.get("nbgrader", {}).get("solution") is True, f"{path.name} cell {sol}: no nbgrader metadata"
         assert cell.metadata.get("jupyter", {}).get("source_hidden") is True, f"{path.name} cell {sol}: not folded"
         assert student.solution_regions(cell.source), f"{path.name} cell {sol}: no BEGIN/END SOLUTION region"
-        checker = next(c for c in nb.cells[sol + 1:] if c.cell_type == "code" and not EXPLORER.search(c.source))
+        checker = next(c for c in nb.cells[sol + 1:] if c.cell_type == "code"
+                       and (CHECKER.search(c.source) or not EXPLORER.search(c.source)))
         m = CHECKER.search(checker.source)
         assert m, f"{path.name}: no checker after the solution in cell {sol}"
         before = cell.source.split(student.BEGIN)[0]
