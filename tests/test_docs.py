@@ -10,8 +10,9 @@ from course_utils.notebooks import course_notebooks
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "docs" / "instructor_guide.md"
 
-# notebook 05, section "Why the logit"   |   notebook 03, section "A" and section "B"   |   notebook 09
-REFERENCE = re.compile(r'notebook\s+(\d\d)\b((?:(?:,|\s+and)\s+section\s+"[^"]+")*)')
+# notebook 05, section "Why the logit"   |   notebook 03, section "A" and section "B"   |   notebook 09   |
+# appendix A4, section "..."
+REFERENCE = re.compile(r'(?:notebook|[Aa]ppendix)\s+(\d\d|A\d)\b((?:(?:,|\s+and)\s+section\s+"[^"]+")*)')
 SECTION = re.compile(r'section\s+"([^"]+)"')
 # README, section "Setup"
 README_REFERENCE = re.compile(r'README(?:\.md)?,\s+section\s+"([^"]+)"')
