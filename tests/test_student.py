@@ -44,9 +44,13 @@ def test_every_exercise_has_a_marked_solution_and_a_checker(path):
         assert cell.metadata.get("nbgrader", {}).get("solution") is True, f"{path.name} cell {sol}: no nbgrader metadata"
         assert cell.metadata.get("jupyter", {}).get("source_hidden") is True, f"{path.name} cell {sol}: not folded"
         assert student.solution_regions(cell.source), f"{path.name} cell {sol}: no BEGIN/END SOLUTION region"
-        checker = next(c for c in nb.cells[sol + 1:] if c.cell_type == "code")
-        m = CHECKER.search(checker.source)
+        # the checker follows the solution; an explorer cell may sit between them ("predict, then explore")
+        later = [c for c in nb.cells[sol + 1:next((i for i in solutions if i > sol), len(nb.cells))]
+                 if c.cell_type == "code"]
+        m = next((CHECKER.search(c.source) for c in later if CHECKER.search(c.source)), None)
         assert m, f"{path.name}: no checker after the solution in cell {sol}"
+        assert all("interact" in c.source or "widget" in c.source for c in later[:later.index(
+            next(c for c in later if CHECKER.search(c.source)))]), f"{path.name}: cell {sol}: only an explorer may come before the checker"
         before = cell.source.split(student.BEGIN)[0]
         assert re.search(rf"^{m.group(1)}\s*=\s*\.\.\.", before, re.MULTILINE), \
             f"{path.name} cell {sol}: {m.group(1)} is not set to ... above the solution region"
