@@ -21,7 +21,7 @@ CORE = course_notebooks(FOLDER, appendices=False)
 APPENDICES = [p for p in course_notebooks(FOLDER) if p not in CORE]
 TIME = re.compile(r"\*\*Time:\*\*\s*(?:about\s*)?(\d+)(?:\s*(?:to|-|–)\s*(\d+))?\s*min", re.I)
 LINK = re.compile(r"\]\(((?:\d\d|A\d)_[\w-]+\.ipynb)(?:#[^)]*)?\)")
-EXPLORER = re.compile(r"\b(?:Explorer|own_image_explorer)\(")
+EXPLORER = re.compile(r"\b(?:Explorer|own_image_explorer|interact_figure)\(")
 
 
 def _cells(path: Path):

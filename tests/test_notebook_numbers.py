@@ -51,21 +51,22 @@ def _descend(lam, start, steps, lr=0.1):
     return w
 
 
-def test_03_the_l2_minimum_is_1_over_2_point_1_and_the_notebook_shows_it():
+def test_03_the_l2_minimum_is_1_over_2_point_1_and_appendix_a2_shows_it():
     w_star = exercises.l2_toy_minimum(LAM)                     # ridge regression's normal equations
     assert np.allclose(w_star, 1 / (2 + LAM))                  # the closed form derived by hand
     assert round(float(w_star[0]), 3) == 0.476 and round(1 / float(w_star[0]), 1) == 2.1
     assert not np.isclose(w_star[0], 1 / 2.2, atol=1e-3)       # the old, wrong value
     assert exercises.check_l2_minimum(lambda lam: 1 / (2 + lam)).passed
-    nb = _notebook("03")
+    assert "lr · 2λw" in _prose(_notebook("03"))                # 03 keeps the exercise and the pull
+    nb = _notebook("A2")                                        # the descent figure lives in appendix A2
     out, prose = _outputs(nb), _prose(nb)
     assert "1/2.1" in out and "1/2.1 ≈ 0.476" in prose
-    assert "2.2" not in prose and "0.4545" not in prose
-    assert "ridge of minima" not in prose and "ridge regression** (岭回归" in prose
-    assert "lr · 2λw" in prose
+    for text in (prose, _prose(_notebook("03"))):
+        assert "2.2" not in text and "0.4545" not in text and "ridge of minima" not in text
+    assert "ridge regression** (岭回归" in prose
 
 
-def test_03_gradient_descent_converges_only_after_enough_steps_as_the_prose_says():
+def test_a2_gradient_descent_converges_only_after_enough_steps_as_the_prose_says():
     starts = [(-1.0, -1.0), (2.0, -1.0), (-1.0, 2.0), (2.0, 2.0)]
     after_300 = np.round([_descend(LAM, s, 300) for s in starts], 3)
     after_1000 = np.round([_descend(LAM, s, 1000) for s in starts], 3)
@@ -73,7 +74,7 @@ def test_03_gradient_descent_converges_only_after_enough_steps_as_the_prose_says
     assert np.all(after_1000 == 0.476)                         # converged to three decimals
     factor = 1 - 2 * 0.1 * LAM                                 # w1 - w2 shrinks by 1 - 2 lr lam per step
     assert np.isclose(abs(np.subtract(*_descend(LAM, (2.0, -1.0), 300))), 3 * factor ** 300)
-    out, prose = _outputs(_notebook("03")), _prose(_notebook("03"))
+    out, prose = _outputs(_notebook("A2")), _prose(_notebook("A2"))
     assert str(after_300.tolist()) in out and str(after_1000.tolist()) in out
     assert "shrinks by 0.98 per step" in out and "factor 0.98 per step" in prose
     assert "(0.48 against 0.473)" in prose and "every start ends at the same" not in prose
@@ -123,14 +124,49 @@ def test_03_the_paths_and_the_residual_blocks_are_as_the_prose_says(course_model
             assert np.isclose(w[0], w[1])
     for start in starts["floor"]:                          # on the floor and lambda = 0: no move at all
         assert np.allclose(_descend(0.0, start, 1000), start)
-    prose = _prose(_notebook("03"))
+    prose = _prose(_notebook("A2"))
     assert "(2, −1) and (−1, 2), already on the floor, never move" in prose
     assert "every path first drops to the" not in prose
+    prose = _prose(_notebook("03"))
     # every convolution has its own ReLU, and none follows the addition of a residual block
     convs = [layer for layer in course_model.layers if type(layer).__name__ == "Conv2D"]
     assert convs and all(layer.activation.__name__ == "relu" for layer in convs)
     assert {type(course_model.get_layer(n)).__name__ for n in ("res1", "res2")} == {"Add"}
     assert "no ReLU follows the addition" in prose
+
+
+# ---------------------------------------------------------------- A1 bfloat16, A2 regularisation
+
+def test_a1_every_pixel_value_survives_bfloat16_and_257_does_not_as_the_appendix_shows():
+    import ml_dtypes
+
+    values = np.arange(1.0, 260.0)
+    cast = values.astype(ml_dtypes.bfloat16).astype(np.float64)
+    assert np.array_equal(cast[:255], values[:255]) and cast[256] == 256.0 and cast[258] == 260.0   # 1..255; 257, 259
+    assert np.array_equal(exercises._round_to_bits(values[:255], 8), values[:255])
+    nb = _notebook("A1")
+    out = _outputs(nb)
+    assert "exact in bfloat16: 256 of 256 integers 0 to 255" in out
+    assert "257.0: 256.0" in out and "259.0: 260.0" in out and "bfloat16-rounded training statistics: True" in out
+    assert "259 to 260" in out
+    assert "A1_bfloat16.ipynb" in _prose(_notebook("02"))                 # 02 points to the appendix
+
+
+def test_a2_adam_with_the_penalty_in_the_loss_decays_the_quiet_weight_only():
+    out = _outputs(_notebook("A2"))
+    rows = {line[:27].strip(): [float(v) for v in line[27:].split()] for line in out.splitlines()
+            if line.startswith(("SGD,", "Adam,", "AdamW,"))}
+    (sq, sb), (aq, ab), (wq, wb) = rows["SGD, penalty in the loss"], rows["Adam, penalty in the loss"], rows["AdamW, weight_decay=0.1"]
+    assert aq < 0.01 < 0.5 < ab                          # Adam: the quiet weight to zero, the busy one not
+    assert abs(sq - sb) < 0.05 and abs(wq - wb) < 0.05   # SGD and AdamW: about the same decay for both
+    assert np.isclose(sq, (1 - 2 * 0.01 * 0.05) ** 300, atol=1e-3) and np.isclose(wq, (1 - 0.01 * 0.1) ** 300, atol=1e-3)
+    assert "gradient's size x 0.100" in out and "output's size x 1.000" in out
+    assert "A2_regularisation.ipynb" in _prose(_notebook("03"))           # 03 points to the appendix
+
+
+@pytest.mark.parametrize("prefix", ["A1", "A2"])
+def test_appendices_a1_a2_decimal_numbers_in_the_prose_appear_in_a_stored_output(prefix):
+    test_decimal_numbers_in_the_prose_appear_in_a_stored_output(prefix)
 
 
 # ---------------------------------------------------------------- 07 evaluating explanations
