@@ -49,17 +49,23 @@ def test_time_is_stated_and_a_core_sitting_is_at_most_45_minutes(path):
 
 @pytest.mark.parametrize("path", CORE + APPENDICES, ids=lambda p: p.name)
 def test_every_notebook_ends_with_takeaways_and_next(path):
+    """Two or three takeaways in words, then a link on: a core notebook's "Next:" is the next core notebook; an
+    appendix leads back to the core path ("Back to:" or "Next:")."""
     text = _markdown(path)
     assert "## Takeaways" in text, f"{path.name} has no '## Takeaways'"
-    tail = text[text.index("## Takeaways") :]
-    bullets = [line for line in tail.split("**Next:**")[0].splitlines() if line.startswith("- ")]
+    tail = text[text.index("## Takeaways") :].split("## References")[0]
+    body = re.split(r"^\*\*(?:Next|Back)", tail, flags=re.M)[0]
+    bullets = [line for line in body.splitlines() if line.startswith("- ")]
     assert 2 <= len(bullets) <= 4, f"{path.name}: {len(bullets)} takeaways; two or three, in words"
     if path == CORE[-1]:
         return
-    m = re.search(r"\*\*Next:\*\*\s*\[[^\]]+\]\(((?:\d\d|A\d)_[\w-]+\.ipynb)\)", tail)
-    assert m, f"{path.name} ends with no '**Next:** [..](NN_....ipynb)' line"
     if path in CORE:
+        m = re.search(r"\*\*Next:\*\*\s*\[[^\]]+\]\((\d\d_[\w-]+\.ipynb)\)", tail)
+        assert m, f"{path.name} ends with no '**Next:** [..](NN_....ipynb)' line"
         assert m.group(1) == CORE[CORE.index(path) + 1].name, f"{path.name}: Next: {m.group(1)}"
+    else:
+        m = re.search(r"\*\*(?:Next|Back)[^*]*\*\*[^\[]*\[[^\]]+\]\((\d\d_[\w-]+\.ipynb)", tail)
+        assert m, f"{path.name} ends with no link back to the core path ('**Back to:** [..](NN_....ipynb)')"
 
 
 @pytest.mark.parametrize("path", CORE + APPENDICES, ids=lambda p: p.name)
@@ -78,18 +84,20 @@ def test_every_appendix_is_linked_from_the_core_path():
 
 @pytest.mark.parametrize("path", CORE, ids=lambda p: p.name)
 def test_every_explorer_is_a_task(path):
-    """An explorer cell comes after a committed prediction (a solution cell) and before a check or an answer."""
+    """An explorer cell comes after a committed prediction (a solution cell) or a question, and before a check or
+    an answer (a checker call, or a markdown cell that gives the answer or says what to notice)."""
     cells = _cells(path)
     for i, cell in enumerate(cells):
         if cell.cell_type != "code" or not EXPLORER.search(cell.source):
             continue
         before = cells[max(0, i - 3) : i]
-        assert any("solution" in c.metadata.get("tags", []) for c in before), (
-            f"{path.name} cell {i}: no committed prediction (a solution cell) in the three cells before the explorer"
-        )
+        assert any(
+            "solution" in c.metadata.get("tags", []) or (c.cell_type == "markdown" and "?" in c.source) for c in before
+        ), f"{path.name} cell {i}: no committed prediction or question in the three cells before the explorer"
         after = cells[i + 1 : i + 4]
         assert any(
-            (c.cell_type == "code" and "check" in c.source) or (c.cell_type == "markdown" and "answer" in c.source.lower())
+            (c.cell_type == "code" and "check" in c.source)
+            or (c.cell_type == "markdown" and re.search(r"answer|What to notice", c.source, re.I))
             for c in after
         ), f"{path.name} cell {i}: no check or stated answer in the three cells after the explorer"
 
