@@ -450,7 +450,7 @@ def test_check_to_uint8():
     _fails_with(X.check_to_uint8(...), "still empty")
 
 
-# ---------------------------------------------------------------- 10 beyond Grad-CAM
+# ---------------------------------------------------------------- 10 the CAM family
 
 def test_check_cam_relatives():                              # 10, Your turn 1
     equal = {"XGrad-CAM", "HiResCAM"}
