@@ -81,11 +81,7 @@ def main(argv: list[str] | None = None) -> None:
         "--memory", action="store_true", help="do not save: print each notebook's run time and its kernel's peak memory"
     )
     args = parser.parse_args(argv)
-    paths = [
-        p
-        for p in course_notebooks(args.folder)
-        if not args.prefixes or p.name.startswith(tuple(args.prefixes))
-    ]
+    paths = [p for p in course_notebooks(args.folder) if not args.prefixes or p.name.startswith(tuple(args.prefixes))]
     if not paths:
         sys.exit(f"No notebooks matched in {args.folder}/")
     for path in paths:

@@ -170,7 +170,7 @@ def test_explorer_in_notebook_06_reacts_to_class_layer_and_the_new_methods(lab, 
     third = _wait_for_new_picture(page, explorer, second)
     assert third != second, "the heat map did not change when the layer changed"
     page.screenshot(path=str(ARTIFACTS / "06_layer_res1.png"))
-    method = selects.nth(2)                           # the method control offers notebook 10's methods too
+    method = selects.nth(2)                           # the method control offers notebooks 10 and 11's methods too
     offered = [t.replace("\xa0", " ") for t in method.locator("option").all_inner_texts()]   # ipywidgets: nbsp
     assert {"Score-CAM", "Integrated Gradients", "LayerCAM"} <= set(offered), offered
     method.select_option(index=offered.index("Score-CAM"))   # takes a layer: explains res1's maps by masking

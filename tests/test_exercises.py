@@ -450,7 +450,7 @@ def test_check_to_uint8():
     _fails_with(X.check_to_uint8(...), "still empty")
 
 
-# ---------------------------------------------------------------- 10 beyond Grad-CAM
+# ---------------------------------------------------------------- 10 the CAM family
 
 def test_check_cam_relatives():                              # 10, Your turn 1
     equal = {"XGrad-CAM", "HiResCAM"}
@@ -487,6 +487,28 @@ def test_check_pp_weights():                                 # 10, Your turn 2
     _fails_with(X.check_pp_weights(pasted, A10, w10), "asks for a function")
     _fails_with(X.check_pp_weights(lambda A, w: 1 / 0, A10, w10), "raised ZeroDivisionError")
     _fails_with(X.check_pp_weights(..., A10, w10), "still empty")
+
+
+# ---------------------------------------------------------------- 11 pixel methods
+
+def test_check_riemann_rule():                               # 11, Your turn 1
+    def right(m):
+        return np.arange(1, m + 1) / m, np.full(m, 1 / m)
+
+    assert X.check_riemann_rule(right).passed
+    assert X.check_riemann_rule(X.riemann_rule).passed
+    _fails_with(X.check_riemann_rule(lambda m: (np.arange(m) / m, np.full(m, 1 / m))), "left Riemann sum")
+    _fails_with(X.check_riemann_rule(lambda m: (np.linspace(0, 1, m), np.full(m, 1 / m))), "np.linspace(0, 1, m)")
+    _fails_with(X.check_riemann_rule(lambda m: (np.linspace(0, 1, m + 1), np.full(m + 1, 1 / m))),
+                "trapezoid rule's count")
+    _fails_with(X.check_riemann_rule(lambda m: (right(m)[0], np.ones(m))), "sum to 32")
+    _fails_with(X.check_riemann_rule(lambda m: right(m)[::-1]), "weights first")
+    pasted = right(32)                                         # written for one m only
+    _fails_with(X.check_riemann_rule(lambda m: pasted), "expected 5 points")
+    _fails_with(X.check_riemann_rule(lambda m: right(m)[0]), "return two arrays")
+    _fails_with(X.check_riemann_rule(right(32)), "asks for a function")
+    _fails_with(X.check_riemann_rule(lambda m: 1 / 0), "raised ZeroDivisionError")
+    _fails_with(X.check_riemann_rule(...), "still empty")
 
 
 def test_answer_type_error_is_a_course_error_and_still_a_type_error():

@@ -1,6 +1,6 @@
-"""Beyond Grad-CAM (notebook 10): the CAM family's identities on a GAP -> linear head, Integrated Gradients'
-completeness, Score-CAM and occlusion computed by hand on tiny models, and agreement with tf-keras-vis where
-the definitions match."""
+"""The CAM family and the pixel methods (notebooks 10 and 11): the CAM family's identities on a GAP -> linear
+head, Integrated Gradients' completeness, Score-CAM and occlusion computed by hand on tiny models, and agreement
+with tf-keras-vis where the definitions match."""
 from __future__ import annotations
 
 import numpy as np

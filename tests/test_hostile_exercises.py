@@ -36,6 +36,7 @@ CONTEXT = {
     "check_pp_weights": (A, W[:, 3]),
     "check_preprocessing_fix": (),
     "check_prob_alpha": (W, np.full(10, 0.1), 3, 16),
+    "check_riemann_rule": (),
     "check_round_bfloat16": (RNG.random(8) + 0.5,),
     "check_tile_of_max": (RNG.random((8, 8)),),
     "check_to_uint8": (),

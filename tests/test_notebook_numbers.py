@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from course_utils import exercises
+from course_utils.notebooks import course_notebooks
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -104,7 +105,7 @@ def test_03_the_stored_test_accuracy_is_the_model_cards():
     assert f"test accuracy measured here: {card['test_accuracy']:.4f}" in _outputs(_notebook("03"))
 
 
-@pytest.mark.parametrize("prefix", ["00", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "A3", "A4"])
+@pytest.mark.parametrize("prefix", [p.name.split("_")[0] for p in course_notebooks(NOTEBOOKS)])
 def test_decimal_numbers_in_the_prose_appear_in_a_stored_output(prefix):
     nb = _notebook(prefix)
     out = _outputs(nb)
@@ -164,11 +165,6 @@ def test_a2_adam_with_the_penalty_in_the_loss_decays_the_quiet_weight_only():
     assert "A2_regularisation.ipynb" in _prose(_notebook("03"))           # 03 points to the appendix
 
 
-@pytest.mark.parametrize("prefix", ["A1", "A2"])
-def test_appendices_a1_a2_decimal_numbers_in_the_prose_appear_in_a_stored_output(prefix):
-    test_decimal_numbers_in_the_prose_appear_in_a_stored_output(prefix)
-
-
 # ---------------------------------------------------------------- 07 evaluating explanations
 
 def test_07_road_puts_the_random_order_last_and_the_notebook_shows_the_stored_numbers():
@@ -188,9 +184,21 @@ def test_07_road_puts_the_random_order_last_and_the_notebook_shows_the_stored_nu
     assert f"{values.mean():.3f} [{lo:.3f}, {hi:.3f}]" in out
 
 
-# ---------------------------------------------------------------- 10 beyond Grad-CAM
+# ---------------------------------------------------------------- 10 the CAM family, 11 pixel methods, A6 costs
 
-def test_10_every_method_is_evaluated_and_the_notebook_states_the_stored_numbers():
+def test_10_the_cam_relatives_part_at_res2_as_the_prose_says():
+    out, prose = _outputs(_notebook("10")), _prose(_notebook("10"))
+    rows = {line.split()[0]: line.split()[1:3] for line in out.splitlines()
+            if line.strip().split()[:1] in (["Grad-CAM++"], ["XGrad-CAM"], ["HiResCAM"], ["LayerCAM"])
+            and len(line.split()) == 3}
+    assert rows["XGrad-CAM"][0] == rows["HiResCAM"][0] == "1.00", rows
+    assert max(rows, key=lambda n: float(rows[n][1])) == "XGrad-CAM"
+    assert min(rows, key=lambda n: float(rows[n][1])) == "Grad-CAM++"
+    assert f"least for XGrad-CAM ({rows['XGrad-CAM'][1]})" in prose
+    assert f"most for Grad-CAM++ ({rows['Grad-CAM++'][1]})" in prose
+
+
+def test_11_every_method_is_evaluated_and_the_notebook_states_the_stored_numbers():
     from course_utils import evaluation, explain, metrics
 
     stored = evaluation.load(evaluation.RESULTS_10_PATH)
@@ -215,7 +223,7 @@ def test_10_every_method_is_evaluated_and_the_notebook_states_the_stored_numbers
     options = ("Grad-CAM++", "Score-CAM", "Integrated Gradients", "occlusion")
     assert max(options, key=lambda n: sanity[n].mean()) == "Integrated Gradients"
     assert metrics.bootstrap_interval(sanity["Integrated Gradients"], rng=0)[0] > 0.2
-    out, prose = _outputs(_notebook("10")), _prose(_notebook("10"))
+    out, prose = _outputs(_notebook("11")), _prose(_notebook("11"))
     for values, digits in ((sanity["Integrated Gradients"], 2), (focus["LayerCAM"] - focus["CAM"], 3),
                            (morf["Score-CAM"] - morf["CAM"], 3)):
         lo, hi = metrics.bootstrap_interval(values, rng=0)
@@ -226,14 +234,24 @@ def test_10_every_method_is_evaluated_and_the_notebook_states_the_stored_numbers
     assert "python -m course_utils.evaluation --beyond" in prose
 
 
-def test_10_the_counted_passes_are_the_ones_the_prose_states():
-    out, prose = _outputs(_notebook("10")), _prose(_notebook("10"))
+def test_11_the_trapezoid_rule_is_as_good_or_better_at_the_same_steps():
+    out, prose = _outputs(_notebook("11")), _prose(_notebook("11"))
+    rows = [line.split() for line in out.splitlines() if re.fullmatch(r"\d+( +\d+\.\d+%){3}", line.strip())]
+    assert [int(r[0]) for r in rows] == [4, 8, 16, 32, 64], rows
+    for m, trap, gl, gl_more in rows:
+        assert float(trap[:-1]) <= float(gl[:-1]), m                  # the same steps: the default is no worse
+    assert any(float(r[3][:-1]) < float(r[1][:-1]) for r in rows)     # the same points: the prose says mixed
+    assert "neither rule wins at every count" in prose and "Captum's default" in prose
+
+
+def test_A6_the_counted_passes_are_the_ones_the_prose_states():
+    out, prose = _outputs(_notebook("A6")), _prose(_notebook("A6"))
     rows = {line[:24].strip(): line[24:].split()[:2] for line in out.splitlines()
             if line[:24].strip() in ("Score-CAM", "occlusion", "SmoothGrad", "Integrated Gradients", "Grad-CAM")
             and line[24:].split()[:1] and line[24:].split()[0].isdigit()}
     assert rows == {"Grad-CAM": ["1", "1"], "Score-CAM": ["65", "0"], "occlusion": ["50", "0"],
-                    "SmoothGrad": ["26", "26"], "Integrated Gradients": ["34", "34"]}, rows
-    for n in ("(65)", "(50)", "(26)", "(34)"):
+                    "SmoothGrad": ["26", "26"], "Integrated Gradients": ["35", "35"]}, rows
+    for n in ("(65)", "(50)", "(26)", "(35)"):
         assert n in prose, n
 
 
@@ -262,6 +280,3 @@ def test_08_the_real_photos_get_the_answers_the_prose_states(course_model):
     for licence in ("CC0", "public domain"):                    # each photo's source and licence is stated
         assert licence in prose
 
-
-def test_A5_decimal_numbers_in_the_prose_appear_in_a_stored_output():
-    test_decimal_numbers_in_the_prose_appear_in_a_stored_output("A5")

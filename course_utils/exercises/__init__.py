@@ -24,7 +24,8 @@ from .nb07_evaluating_explanations import check_linear_fill, check_tile_of_max
 from .nb08_explain_your_own_image import check_centre_crop, check_top3
 from .nb09_when_explanations_go_wrong import _bgr01_batch as _bgr01_batch  # for the tests
 from .nb09_when_explanations_go_wrong import check_binary_alpha, check_preprocessing_fix, check_to_uint8
-from .nb10_beyond_grad_cam import CAM_RELATIVES, check_cam_relatives, check_pp_weights
+from .nb10_cam_family import CAM_RELATIVES, check_cam_relatives, check_pp_weights
+from .nb11_pixel_methods import check_riemann_rule, riemann_rule
 
 __all__ = [
     "CAM_RELATIVES",
@@ -53,9 +54,11 @@ __all__ = [
     "check_pp_weights",
     "check_preprocessing_fix",
     "check_prob_alpha",
+    "check_riemann_rule",
     "check_round_bfloat16",
     "check_tile_of_max",
     "check_to_uint8",
     "check_top3",
     "l2_toy_minimum",
+    "riemann_rule",
 ]

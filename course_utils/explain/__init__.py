@@ -27,7 +27,7 @@ binary: class 1 is scored by z, class 0 by -z. Clones (guided backpropagation, `
 preprocessing state and are checked against the model on a probe batch; ReLU relatives that cannot be made
 guided are named in an :class:`ExplainerWarning`. Notebook 09 shows each case.
 
-Beyond Grad-CAM (notebook 10), with the same convention: the CAM family on one layer (``takes_layer`` is True):
+Beyond Grad-CAM (notebooks 10 and 11), with the same convention: the CAM family on one layer (``takes_layer`` is True):
 :class:`GradCAMPlusPlus`, :class:`XGradCAM`, :class:`HiResCAM`, :class:`LayerCAM` (from A and dy^c/dA, one
 backward pass), :class:`ScoreCAM` (one masked forward pass per feature map, in large batches) and
 :class:`EigenCAM` (no gradient, no class); and on the input pixels: :class:`IntegratedGradients`,

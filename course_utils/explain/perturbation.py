@@ -41,7 +41,7 @@ class ScoreCAM(_MapExplainer):
     of README's Performance table, a two-core CPU with bfloat16 instructions (``avx512_bf16`` in
     ``/proc/cpuinfo``), that is about 1.8 x faster; without such instructions it may not be faster. On the
     course model the map weights, which are probabilities, then change by a few hundredths at most
-    (``extra["precision"]``; notebook 10 measures it). The copy is checked when it is made, on random probe
+    (``extra["precision"]``; appendix A6 measures it). The copy is checked when it is made, on random probe
     images, plain and masked, and refused if its probabilities differ from float32's by more than 0.05.
     Options otherwise as :class:`GradCAM`.
     """

@@ -1,7 +1,7 @@
 """One registry of the course's explanation methods: the one place that says which methods exist.
 
 Each :class:`Method` holds the name the menus show, the class, and the options that make it fast enough for an
-explorer's slider and for notebook 10's evaluation; :func:`make` builds any of them. ``explain.METHODS``, the
+explorer's slider and for notebook 11's evaluation; :func:`make` builds any of them. ``explain.METHODS``, the
 explorers' method menus (``course_utils.widgets``), ``widgets.SLIDER_OPTIONS``, ``evaluation.ALL_METHODS`` and
 ``evaluation.EVAL_OPTIONS`` are views of :data:`REGISTRY`, read when used, so adding a method is one class and one
 line below (and its tests).
@@ -31,7 +31,7 @@ Fast = Literal["slider", "evaluation"]
 @dataclass(frozen=True)
 class Method:
     """One explanation method: ``name`` as the menus show it, its explainer class ``cls``, and the options that
-    make one image fast enough for a slider (``slider``) and a few hundred images affordable for notebook 10's
+    make one image fast enough for a slider (``slider``) and a few hundred images affordable for notebook 11's
     evaluation on two CPU cores (``evaluation``)."""
 
     name: str

@@ -1,4 +1,4 @@
-"""Checkers of notebook 10, beyond Grad-CAM: which relatives of Grad-CAM equal CAM, Grad-CAM++'s weights."""
+"""Checkers of notebook 10, the CAM family: which relatives of Grad-CAM equal CAM, Grad-CAM++'s weights."""
 
 from __future__ import annotations
 
