@@ -25,7 +25,15 @@ registry's methods) and ``cli.py`` (the command). Every name is importable from 
 from __future__ import annotations
 
 from .cli import main
-from .notebook07 import LAYERS, LOCALISATION_METHODS, ROAD_METHODS, attribution_maps, localisation_maps, run
+from .notebook07 import (
+    LAYERS,
+    LOCALISATION_METHODS,
+    ROAD_METHODS,
+    SQUARED_CONTROL,
+    attribution_maps,
+    localisation_maps,
+    run,
+)
 from .notebook10 import (
     ALL_METHODS,
     EVAL_OPTIONS,
@@ -49,6 +57,7 @@ from .shared import (
     load,
     localisation_scores,
     road_areas,
+    squared,
     to_saliency,
 )
 
@@ -64,6 +73,7 @@ __all__ = [
     "RESULTS_PATH",
     "ROAD_METHODS",
     "SEED",
+    "SQUARED_CONTROL",
     "attribution_maps",
     "centre_prior",
     "confusable_mosaics",
@@ -79,6 +89,7 @@ __all__ = [
     "run",
     "run_beyond",
     "sanity_scores",
+    "squared",
     "to_saliency",
     "twin_and_labels",
 ]

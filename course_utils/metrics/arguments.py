@@ -129,3 +129,18 @@ def _probabilities(predict: Callable, batch: np.ndarray, classes: np.ndarray) ->
     for c in np.unique(classes):
         _class_index(int(c), out.shape[1])
     return out
+
+
+def _logits(predict: Callable, batch: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """``predict(batch)`` checked as logits: ``(len(batch), C)`` finite numbers (any sign, any size), every
+    class asked for below C. No softmax is applied: the scores are the model's logits as they come."""
+    out = np.asarray(predict(batch))
+    if out.dtype.kind not in "fiu" or out.ndim != 2 or out.shape[0] != len(batch):
+        raise CourseValueError(
+            f"predict must map a batch ({len(batch)}, H, W, 3) to logits ({len(batch)}, classes); "
+            f"it returned {describe(out)}."
+        )
+    finite_array(out, "the logits predict returned")
+    for c in np.unique(classes):
+        _class_index(int(c), out.shape[1])
+    return out
