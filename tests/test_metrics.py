@@ -337,6 +337,26 @@ def test_the_stored_results_have_the_shape_the_notebook_reads():
         evaluation.load("/nonexistent/evaluation_07.json")
 
 
+def test_notebook_10s_stored_results_hold_the_logit_and_the_focus_controls():
+    from course_utils import evaluation
+
+    stored = evaluation.load(evaluation.RESULTS_10_PATH)
+    road, n = stored["road"], len(stored["road"]["test_indices"])
+    for order in ("morf", "lerf"):
+        for key, shape in (("areas", (n,)), ("areas_logit", (n,)), ("curves_logit", (len(evaluation.FRACTIONS),))):
+            assert set(road[key][order]) == set(evaluation.ALL_METHODS), key
+            assert all(v.shape == shape for v in road[key][order].values()), key
+    # on the logit, as on the probability, the random order is the worst under MoRF
+    morf = road["areas_logit"]["morf"]
+    assert max(morf, key=lambda name: morf[name].mean()) == "random order"
+    scores = stored["mosaics"]["scores"]
+    assert set(scores) == {*evaluation.ALL_METHODS[:-1], evaluation.SQUARED_CONTROL_BEYOND, "centre prior", "random map"}
+    assert all(set(s) == {"hit", "focus", "focus_partner", "focus_rank"} for s in scores.values())
+    control, base = scores[evaluation.SQUARED_CONTROL_BEYOND], scores["Grad-CAM"]
+    assert np.allclose(control["focus_rank"], base["focus_rank"], atol=1e-4)   # same pixel order, same ranks
+    assert control["focus"].mean() > base["focus"].mean()                     # peakier: more Focus
+
+
 @pytest.mark.data
 def test_the_data_randomisation_twin_memorised_its_random_labels(cifar10):
     """The twin shipped for notebook 07 (python -m course_utils.train --random-labels ...): its card and its

@@ -27,7 +27,7 @@ __all__ = [
     "ALL_METHODS",
     "EVAL_OPTIONS",
     "MOSAIC_OPTIONS",
-    "SQUARED_CONTROL",
+    "SQUARED_CONTROL_BEYOND",
     "fixed_size",
     "make_explainer",
     "method_maps",
@@ -45,7 +45,7 @@ EVAL_OPTIONS = registry.FastOptions("evaluation")
 MOSAIC_OPTIONS = {"occlusion": {"stride": 8}}
 
 #: The control for Focus on the mosaics: Grad-CAM's map squared (same pixel order, peakier).
-SQUARED_CONTROL = "Grad-CAM, squared"
+SQUARED_CONTROL_BEYOND = "Grad-CAM, squared"
 
 #: ``{method name: {option: value}}``, applied after :data:`EVAL_OPTIONS`.
 Options = Mapping[str, Mapping[str, Any]]
@@ -153,7 +153,7 @@ def run_beyond(
       correctly (the first images of notebook 07's set), on the class's probability (``road["areas"]``,
       ``road["curves"]``) and on its logit (``road["areas_logit"]``, ``road["curves_logit"]``);
     - the pointing game, Focus and rank-based Focus on the first ``n_mosaics`` of notebook 07's confusable
-      3 x 3 mosaics, with the control :data:`SQUARED_CONTROL` (Grad-CAM's map squared);
+      3 x 3 mosaics, with the control :data:`SQUARED_CONTROL_BEYOND` (Grad-CAM's map squared);
     - data randomisation: each method on the random-label twin against the course model, on the first
       ``n_sanity`` training images the twin memorised.
 
@@ -186,7 +186,7 @@ def run_beyond(
     mosaic_maps = method_maps(
         big, mosaics, info["target"], names=ALL_METHODS[:-1], options=MOSAIC_OPTIONS, seed=seed, batch=20
     )
-    mosaic_maps[SQUARED_CONTROL] = shared.squared(mosaic_maps["Grad-CAM"])
+    mosaic_maps[SQUARED_CONTROL_BEYOND] = shared.squared(mosaic_maps["Grad-CAM"])
     loc = shared.localisation_scores(mosaic_maps, info, seed=seed)
     seconds["mosaics"] = round(time.perf_counter() - t, 1)
 

@@ -292,7 +292,7 @@ def load(path: Path | str | None = None) -> dict[str, Any]:
     path = Path(path) if path is not None else RESULTS_PATH
     if not path.is_file():
         command, minutes = (
-            ("python -m course_utils.evaluation --beyond", 5)
+            ("python -m course_utils.evaluation --beyond", 7)
             if path.name == RESULTS_10_PATH.name
             else ("python -m course_utils.evaluation", 4)
         )
