@@ -258,6 +258,37 @@ def test_predict_must_give_probabilities():
         MT.removal_curves("model", _images, _saliency, 0, [0, 0.5])
 
 
+def test_the_score_is_a_probability_or_a_logit_and_logits_are_checked():
+    logits = lambda x: 5 * _predict(x) - 2                        # noqa: E731  any finite values
+    ok = MT.removal_curves(logits, _images, _saliency, 0, [0, 0.5], imputer="mean colour", rng=0, score="logit")
+    assert np.isfinite(ok).all() and ok.min() < 0
+    for bad in ("logits", "prob", None, 1, True):
+        with pytest.raises(CourseValueError, match="score"):
+            MT.removal_curves(logits, _images, _saliency, 0, [0, 0.5], imputer="mean colour", score=bad)
+    with pytest.raises(CourseValueError, match="logits"):
+        MT.removal_curves(lambda x: logits(x)[:, 0], _images, _saliency, 0, [0, 0.5], score="logit")
+    with pytest.raises(CourseValueError, match="NaN|inf|finite"):
+        MT.removal_curves(lambda x: np.full((len(x), 3), np.inf), _images, _saliency, 0, [0, 0.5], score="logit")
+    with pytest.raises(CourseValueError, match="class"):
+        MT.removal_curves(logits, _images, _saliency, 7, [0, 0.5], imputer="mean colour", score="logit")
+    with pytest.raises(CourseValueError, match="score"):
+        evaluation.road_areas(None, _images, [0, 0], {"m": _saliency}, score="logit probability")
+
+
+def test_focus_rank_is_checked_like_focus():
+    with pytest.raises(CourseValueError, match="non-empty"):
+        MT.focus_rank(_map, [], grid=3)
+    for bad in (9, -1, [0, 9], [True, False], 1.7, "0", None):
+        with pytest.raises(CourseValueError, match="tile"):
+            MT.focus_rank(_map, bad, grid=3)
+    for bad_map in (np.full((6, 6), np.nan), np.zeros((5, 6)), np.zeros(36), "map"):
+        with pytest.raises(CourseValueError):
+            MT.focus_rank(bad_map, 0, grid=3)
+    with pytest.raises(CourseValueError):
+        MT.map_ranks(np.array([[1.0, np.inf]]))
+    assert MT.focus_rank(np.full((4, 4), 1e308), 0) == pytest.approx(0.25)     # huge but constant: a share
+
+
 def test_masks_imputers_orders_and_seeds_are_checked():
     with pytest.raises(CourseValueError, match="not a mask"):
         MT.impute_mean(_images[0], _saliency[0])                 # a map passed as the mask: was all removed
@@ -401,6 +432,23 @@ def test_focus_is_the_share_on_the_tiles_or_a_course_error(args):
     per_tile = s.reshape(grid, s.shape[0] // grid, grid, s.shape[1] // grid).sum(axis=(1, 3)).ravel()
     expected = per_tile[t].sum() / per_tile.sum() if per_tile.sum() > 0 else len(t) / grid ** 2
     assert isinstance(share, float) and share == pytest.approx(expected, abs=1e-9)
+
+
+@FAST
+@given(one_hostile((_mosaic_maps, hostile_maps), (_tiles_ok, _tiles_bad), (st.integers(2, 3), counts)))
+def test_focus_rank_is_the_share_of_scipys_ranks_or_a_course_error(args):
+    from scipy.stats import rankdata
+
+    saliency, tiles, grid = args
+    ok, share = _outcome(MT.focus_rank, saliency, tiles, grid)
+    if not ok:
+        return
+    s = np.asarray(saliency, float)
+    t = sorted(set(np.atleast_1d(tiles).tolist()))
+    assert s.ndim == 2 and np.isfinite(s).all() and t and all(isinstance(i, int) and 0 <= i < grid * grid for i in t)
+    r = rankdata(s, method="average").reshape(s.shape)
+    per_tile = r.reshape(grid, s.shape[0] // grid, grid, s.shape[1] // grid).sum(axis=(1, 3)).ravel()
+    assert isinstance(share, float) and share == pytest.approx(per_tile[t].sum() / per_tile.sum(), abs=1e-9)
 
 
 @FAST

@@ -159,6 +159,44 @@ def test_morf_and_lerf_on_a_model_whose_answer_is_known():
                                                       "linear (ROAD)", rng=0))
 
 
+def _zero_fill(images, removed, rng=None):
+    """An imputer with a known answer: removed pixels become 0."""
+    return np.where(np.asarray(removed)[..., None], 0.0, images)
+
+
+def _linear_logits(x):
+    """A tiny linear model: class 0's logit is the image's sum / (255 * 16), class 1's its negative. On a white
+    4 x 4 image with a fraction f of its pixels set to 0, class 0's logit is 3 (1 - f) exactly."""
+    z = np.asarray(x, np.float64).sum(axis=(1, 2, 3)) / (255.0 * 16)
+    return np.stack([z, -z], axis=1)
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def test_removal_curves_on_the_logit_follow_a_linear_model_in_closed_form():
+    img = np.full((2, 4, 4, 3), 255.0, np.float32)
+    sal = np.random.default_rng(0).random((2, 4, 4))
+    f = np.array([0, 0.25, 0.5, 0.75])
+    logit = MT.removal_curves(_linear_logits, img, sal, 0, f, "morf", _zero_fill, rng=0, score="logit")
+    assert np.allclose(logit, 3 * (1 - f))                       # the logit itself: no softmax applied
+    other = MT.removal_curves(_linear_logits, img, sal, 1, f, "lerf", _zero_fill, rng=0, score="logit")
+    assert np.allclose(other, -3 * (1 - f))                      # negative logits are fine
+    prob = MT.removal_curves(lambda x: _softmax(_linear_logits(x)), img, sal, 0, f, "morf", _zero_fill, rng=0)
+    assert np.allclose(prob, 1 / (1 + np.exp(-6 * (1 - f))))     # the default: the probability, sigmoid(l0 - l1)
+    # a softmax applied twice would give softmax([p, 1 - p]): about 0.6, not the logit and not p
+    twice = _softmax(_softmax(_linear_logits(_zero_fill(img[:1], np.zeros((1, 4, 4), bool)))))[0, 0]
+    assert not np.isclose(logit[0, 0], twice) and not np.isclose(prob[0, 0], twice)
+    assert np.allclose(MT.area_under(f, logit), 3 * (0.75 - 0.75**2 / 2))   # area of 3 (1 - f) from 0 to 0.75
+    # the same filled images under both scores: the probability is the softmax of the logits, image by image
+    both = MT.removal_curves(_linear_logits, img, sal, 0, f, "morf", "linear (ROAD)", rng=3, score="logit")
+    assert np.allclose(
+        MT.removal_curves(lambda x: _softmax(_linear_logits(x)), img, sal, 0, f, "morf", "linear (ROAD)", rng=3),
+        1 / (1 + np.exp(-2 * both)))
+
+
 # ---------------------------------------------------------------- bootstrap
 
 def test_bootstrap_interval_covers_the_true_mean():
@@ -246,6 +284,32 @@ def test_confusable_mosaics_and_their_scores():
     assert np.allclose(scores["perfect"]["focus_partner"], 0)
     assert np.all(scores["centre prior"]["hit"] == (info["tile"] == 4))
     assert abs(scores["random map"]["focus"].mean() - 1 / 9) < 0.01
+    assert np.allclose(scores["perfect"]["focus_rank"], [MT.focus_rank(m, t, 3) for m, t in zip(perfect, info["tile"])])
+    assert scores["perfect"]["focus_rank"].min() > 0.2 and abs(scores["random map"]["focus_rank"].mean() - 1 / 9) < 0.01
+    assert np.array_equal(evaluation.squared(perfect * 3), perfect * 9)
+    with pytest.raises(ValueError, match="negative"):
+        evaluation.squared(perfect - 0.5)                          # squaring would reorder a signed map
+
+
+def test_focus_rank_ignores_a_monotone_sharpening_and_focus_does_not():
+    rng = np.random.default_rng(1)
+    m = rng.random((9, 9)) ** 3
+    m[3:6, 3:6] += 0.5                                             # the centre tile is brighter
+    for sharper in (m ** 2, m ** 5, np.exp(10 * m), 4 * m + 1):
+        assert MT.focus_rank(sharper, 4, 3) == pytest.approx(MT.focus_rank(m, 4, 3))
+    assert MT.focus(m ** 5, 4, 3) > MT.focus(m ** 2, 4, 3) > MT.focus(m, 4, 3)     # Focus rewards the peak
+    ranks = rng.permutation(81).reshape(9, 9) + 1.0                # a map that is already a ranking
+    assert MT.focus_rank(ranks, [2, 7], 3) == pytest.approx(MT.focus(ranks, [2, 7], 3))
+    assert np.array_equal(MT.map_ranks(ranks), ranks)
+    for constant in (np.zeros((9, 9)), np.full((9, 9), 7.0)):      # a constant map: the tiles' share of the area
+        assert MT.focus_rank(constant, 4, 3) == pytest.approx(1 / 9)
+        assert MT.focus_rank(constant, [0, 1], 3) == pytest.approx(2 / 9)
+    assert MT.map_ranks([[1.0, 2.0], [2.0, 5.0]]).tolist() == [[1.0, 2.5], [2.5, 4.0]]   # ties: average rank
+    # by hand: 4 x 4, grid 2, the top-left tile holds the four largest of sixteen distinct values
+    s = np.arange(16.0).reshape(4, 4)[::-1, ::-1].copy()
+    assert MT.focus_rank(s, 0) == pytest.approx((16 + 15 + 12 + 11) / 136)
+    with pytest.raises(ValueError, match="tile"):
+        MT.focus_rank(m, 9, 3)
 
 
 def test_the_stored_results_have_the_shape_the_notebook_reads():
@@ -259,11 +323,38 @@ def test_the_stored_results_have_the_shape_the_notebook_reads():
         for order in ("morf", "lerf"):
             assert set(road["areas"][filling][order]) == set(evaluation.ROAD_METHODS)
             assert all(a.shape == (n,) for a in road["areas"][filling][order].values())
+    for order in ("morf", "lerf"):                                # ROAD on the logit too, same images
+        assert set(road["areas_logit"]["linear (ROAD)"][order]) == set(evaluation.ROAD_METHODS)
+        assert all(a.shape == (n,) for a in road["areas_logit"]["linear (ROAD)"][order].values())
+        assert all(c.shape == (len(evaluation.FRACTIONS),) for c in road["curves_logit"]["linear (ROAD)"][order].values())
     scores = stored["mosaics"]["scores"]
     assert set(scores) == set(evaluation.LOCALISATION_METHODS) | {"centre prior", "random map"}
-    assert all(s["hit"].shape == (300,) for s in scores.values())
+    assert evaluation.SQUARED_CONTROL in scores
+    assert all(s["hit"].shape == (300,) and s["focus_rank"].shape == (300,) for s in scores.values())
+    # the control keeps Grad-CAM conv4's pixel order: the same rank-based Focus, to rounding
+    assert np.allclose(scores[evaluation.SQUARED_CONTROL]["focus_rank"], scores["Grad-CAM conv4"]["focus_rank"], atol=1e-4)
     with pytest.raises(FileNotFoundError, match="python -m course_utils.evaluation"):
         evaluation.load("/nonexistent/evaluation_07.json")
+
+
+def test_notebook_10s_stored_results_hold_the_logit_and_the_focus_controls():
+    from course_utils import evaluation
+
+    stored = evaluation.load(evaluation.RESULTS_10_PATH)
+    road, n = stored["road"], len(stored["road"]["test_indices"])
+    for order in ("morf", "lerf"):
+        for key, shape in (("areas", (n,)), ("areas_logit", (n,)), ("curves_logit", (len(evaluation.FRACTIONS),))):
+            assert set(road[key][order]) == set(evaluation.ALL_METHODS), key
+            assert all(v.shape == shape for v in road[key][order].values()), key
+    # on the logit, as on the probability, the random order is the worst under MoRF
+    morf = road["areas_logit"]["morf"]
+    assert max(morf, key=lambda name: morf[name].mean()) == "random order"
+    scores = stored["mosaics"]["scores"]
+    assert set(scores) == {*evaluation.ALL_METHODS[:-1], evaluation.SQUARED_CONTROL_BEYOND, "centre prior", "random map"}
+    assert all(set(s) == {"hit", "focus", "focus_partner", "focus_rank"} for s in scores.values())
+    control, base = scores[evaluation.SQUARED_CONTROL_BEYOND], scores["Grad-CAM"]
+    assert np.allclose(control["focus_rank"], base["focus_rank"], atol=1e-4)   # same pixel order, same ranks
+    assert control["focus"].mean() > base["focus"].mean()                     # peakier: more Focus
 
 
 @pytest.mark.data

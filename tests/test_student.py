@@ -122,7 +122,7 @@ def test_student_copies_run_to_the_end_and_give_nothing_away(tmp_path, cifar10):
         executed = list(pool.map(_run, copies))
     for path, nb in zip(copies, executed):
         checks = [c for c in nb.cells if c.cell_type == "code" and CHECKER.search(c.source)]
-        assert len(checks) >= (0 if path.name.startswith("00") else 2), path.name
+        assert len(checks) >= (0 if path.name.startswith(("00", "A")) else 2), path.name   # an appendix may have none
         for cell in checks:
             text = "".join(o.get("text", "") + "".join(o.get("data", {}).get("text/plain", ""))
                            for o in cell.outputs)

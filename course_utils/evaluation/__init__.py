@@ -4,8 +4,10 @@
     python -m course_utils.evaluation --quick      # a smoke run on a few images, written to a new private temporary folder
 
 Notebook 07 has to run in under a minute. Its tables need more: ROAD and the two older fillings (mean colour,
-blur) for five maps, two orders and ten fractions on 200 test images (60,000 forward passes), and six
-localisation maps on 300 mosaics of 96 x 96 pixels. This command computes them with the functions below and
+blur) for five maps, two orders and ten fractions on 200 test images (60,000 forward passes), ROAD once more on
+the class's logit instead of its probability (``road["areas_logit"]``, ``road["curves_logit"]``), and six
+localisation maps plus the control "Grad-CAM conv4, squared" on 300 mosaics of 96 x 96 pixels (pointing game,
+Focus and rank-based Focus). This command computes them with the functions below and
 writes ``course_utils/assets/evaluation_07.json`` (per-image areas and per-mosaic scores, so that the
 notebook draws its own bootstrap intervals). The notebook recomputes a slice of each live and shows that it
 gives the stored numbers.
@@ -15,7 +17,7 @@ order), so the first ``k`` images give the same numbers whether ``k`` or 200 ima
 
 Notebook 10 evaluates every method of the course with the same metrics (:func:`run_beyond`)::
 
-    python -m course_utils.evaluation --beyond      # about 5 minutes on two CPU cores
+    python -m course_utils.evaluation --beyond      # about 7 minutes on two CPU cores
 
 The package's files: ``shared.py`` (constants, ROAD areas, mosaics and their scores, the random baseline,
 reading and writing results), ``notebook07.py`` (:func:`run`), ``notebook10.py`` (:func:`run_beyond`, the
@@ -25,11 +27,20 @@ registry's methods) and ``cli.py`` (the command). Every name is importable from 
 from __future__ import annotations
 
 from .cli import main
-from .notebook07 import LAYERS, LOCALISATION_METHODS, ROAD_METHODS, attribution_maps, localisation_maps, run
+from .notebook07 import (
+    LAYERS,
+    LOCALISATION_METHODS,
+    ROAD_METHODS,
+    SQUARED_CONTROL,
+    attribution_maps,
+    localisation_maps,
+    run,
+)
 from .notebook10 import (
     ALL_METHODS,
     EVAL_OPTIONS,
     MOSAIC_OPTIONS,
+    SQUARED_CONTROL_BEYOND,
     fixed_size,
     make_explainer,
     method_maps,
@@ -49,6 +60,7 @@ from .shared import (
     load,
     localisation_scores,
     road_areas,
+    squared,
     to_saliency,
 )
 
@@ -64,6 +76,8 @@ __all__ = [
     "RESULTS_PATH",
     "ROAD_METHODS",
     "SEED",
+    "SQUARED_CONTROL",
+    "SQUARED_CONTROL_BEYOND",
     "attribution_maps",
     "centre_prior",
     "confusable_mosaics",
@@ -79,6 +93,7 @@ __all__ = [
     "run",
     "run_beyond",
     "sanity_scores",
+    "squared",
     "to_saliency",
     "twin_and_labels",
 ]

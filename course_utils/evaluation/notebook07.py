@@ -17,12 +17,27 @@ from .shared import FRACTIONS, RESULTS_PATH, SEED
 if TYPE_CHECKING:
     import keras
 
-__all__ = ["LAYERS", "LOCALISATION_METHODS", "ROAD_METHODS", "attribution_maps", "localisation_maps", "run"]
+__all__ = [
+    "LAYERS",
+    "LOCALISATION_METHODS",
+    "ROAD_METHODS",
+    "SQUARED_CONTROL",
+    "attribution_maps",
+    "localisation_maps",
+    "run",
+]
 
 ROAD_METHODS = ("CAM", "Grad-CAM", "guided Grad-CAM", "vanilla gradient", "random order")
 #: Grad-CAM at four depths (deepest first), then the pixel-level maps.
 LAYERS = ("conv4", "res2", "conv3", "res1")
-LOCALISATION_METHODS = tuple(f"Grad-CAM {layer}" for layer in LAYERS) + ("guided Grad-CAM", "vanilla gradient")
+#: The control for Focus: Grad-CAM conv4's map squared, a monotone sharpening (same pixel order, peakier map).
+SQUARED_CONTROL = "Grad-CAM conv4, squared"
+LOCALISATION_METHODS = (
+    *(f"Grad-CAM {layer}" for layer in LAYERS),
+    "guided Grad-CAM",
+    "vanilla gradient",
+    SQUARED_CONTROL,
+)
 
 
 def attribution_maps(
@@ -42,13 +57,14 @@ def attribution_maps(
 def localisation_maps(
     model: keras.Model, mosaics: np.ndarray, targets: np.ndarray, batch: int = 50
 ) -> dict[str, np.ndarray]:
-    """``{name: (n, H, W)}`` for :data:`LOCALISATION_METHODS` on mosaics (the model runs at any size)."""
+    """``{name: (n, H, W)}`` for :data:`LOCALISATION_METHODS` on mosaics (the model runs at any size); the last,
+    :data:`SQUARED_CONTROL`, is Grad-CAM conv4's map squared (:func:`shared.squared`)."""
     from .. import models
 
     batch = positive_int(batch, "batch")
     big = models.any_size(model)
     makers: dict[str, tuple[str, str | None]] = {f"Grad-CAM {layer}": ("Grad-CAM", layer) for layer in LAYERS}
-    makers.update({name: (name, None) for name in LOCALISATION_METHODS[len(LAYERS) :]})
+    makers.update({name: (name, None) for name in LOCALISATION_METHODS[len(LAYERS) : -1]})
     out = {}
     for name, (method_name, layer) in makers.items():
         method = registry.make(method_name, big, layer)
@@ -58,6 +74,7 @@ def localisation_maps(
                 for i in range(0, len(mosaics), batch)
             ]
         )
+    out[SQUARED_CONTROL] = shared.squared(out["Grad-CAM conv4"])
     return out
 
 
@@ -77,6 +94,10 @@ def run(
     images, classes = x_test[idx].astype(np.float32), y_test[idx]
     maps = attribution_maps(model, images, classes, seed)
     areas, curves = shared.road_areas(model, images, classes, maps, seed=seed)
+    # ROAD again on the class's logit (what CAM and Grad-CAM decompose): the same filled images, another score
+    areas_logit, curves_logit = shared.road_areas(
+        model, images, classes, maps, imputers=["linear (ROAD)"], seed=seed, score="logit"
+    )
     road_s = time.perf_counter() - start
 
     pool = shared.correct_pool(model, x_test[:3000], y_test[:3000])
@@ -95,6 +116,8 @@ def run(
             "classes": classes,
             "areas": areas,
             "curves": curves,
+            "areas_logit": areas_logit,
+            "curves_logit": curves_logit,
         },
         "mosaics": {"grid": 3, **info, "scores": loc},
     }

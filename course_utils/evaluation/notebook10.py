@@ -27,6 +27,7 @@ __all__ = [
     "ALL_METHODS",
     "EVAL_OPTIONS",
     "MOSAIC_OPTIONS",
+    "SQUARED_CONTROL_BEYOND",
     "fixed_size",
     "make_explainer",
     "method_maps",
@@ -42,6 +43,9 @@ ALL_METHODS = registry.Names(after=("random order",))
 EVAL_OPTIONS = registry.FastOptions("evaluation")
 #: On 96 x 96 mosaics occlusion moves its 8 x 8 patch by 8 pixels (144 positions instead of 529).
 MOSAIC_OPTIONS = {"occlusion": {"stride": 8}}
+
+#: The control for Focus on the mosaics: Grad-CAM's map squared (same pixel order, peakier).
+SQUARED_CONTROL_BEYOND = "Grad-CAM, squared"
 
 #: ``{method name: {option: value}}``, applied after :data:`EVAL_OPTIONS`.
 Options = Mapping[str, Mapping[str, Any]]
@@ -146,8 +150,10 @@ def run_beyond(
     """Evaluate every method of :data:`ALL_METHODS` with notebook 07's metrics and write notebook 10's tables.
 
     - ROAD (linear imputation), MoRF and LeRF areas on the first ``n_images`` test images the model labels
-      correctly (the first images of notebook 07's set);
-    - the pointing game and Focus on the first ``n_mosaics`` of notebook 07's confusable 3 x 3 mosaics;
+      correctly (the first images of notebook 07's set), on the class's probability (``road["areas"]``,
+      ``road["curves"]``) and on its logit (``road["areas_logit"]``, ``road["curves_logit"]``);
+    - the pointing game, Focus and rank-based Focus on the first ``n_mosaics`` of notebook 07's confusable
+      3 x 3 mosaics, with the control :data:`SQUARED_CONTROL_BEYOND` (Grad-CAM's map squared);
     - data randomisation: each method on the random-label twin against the course model, on the first
       ``n_sanity`` training images the twin memorised.
 
@@ -168,6 +174,9 @@ def run_beyond(
     images, classes = x_test[idx].astype(np.float32), y_test[idx]
     maps = method_maps(model, images, classes, seed=seed)
     areas, curves = shared.road_areas(model, images, classes, maps, imputers=["linear (ROAD)"], seed=seed)
+    areas_logit, curves_logit = shared.road_areas(
+        model, images, classes, maps, imputers=["linear (ROAD)"], seed=seed, score="logit"
+    )
     seconds["road"] = round(time.perf_counter() - start, 1)
 
     t = time.perf_counter()
@@ -177,6 +186,7 @@ def run_beyond(
     mosaic_maps = method_maps(
         big, mosaics, info["target"], names=ALL_METHODS[:-1], options=MOSAIC_OPTIONS, seed=seed, batch=20
     )
+    mosaic_maps[SQUARED_CONTROL_BEYOND] = shared.squared(mosaic_maps["Grad-CAM"])
     loc = shared.localisation_scores(mosaic_maps, info, seed=seed)
     seconds["mosaics"] = round(time.perf_counter() - t, 1)
 
@@ -205,6 +215,8 @@ def run_beyond(
             "classes": classes,
             "areas": areas["linear (ROAD)"],
             "curves": curves["linear (ROAD)"],
+            "areas_logit": areas_logit["linear (ROAD)"],
+            "curves_logit": curves_logit["linear (ROAD)"],
         },
         "mosaics": {"grid": 3, **info, "scores": loc},
         "sanity": {

@@ -13,7 +13,15 @@ from numpy.typing import ArrayLike
 
 from .. import metrics
 from ..files import write_atomic
-from ..validation import CourseError, CourseValueError, describe, finite_number, nonnegative_int, positive_int
+from ..validation import (
+    CourseError,
+    CourseValueError,
+    choice,
+    describe,
+    finite_number,
+    nonnegative_int,
+    positive_int,
+)
 
 if TYPE_CHECKING:
     import keras
@@ -33,6 +41,7 @@ __all__ = [
     "random_map",
     "road_areas",
     "save",
+    "squared",
     "to_saliency",
 ]
 
@@ -52,6 +61,16 @@ CONFUSABLE = {
 #: Fractions of the pixels removed: 0 %, 10 %, ..., 90 % (ROAD needs at least one pixel left).
 FRACTIONS = tuple(round(0.1 * i, 1) for i in range(10))
 SEED = 7
+
+
+def squared(maps: ArrayLike) -> np.ndarray:
+    """The control map: ``maps ** 2`` for maps >= 0 (Grad-CAM's, after its ReLU), so that the order of the
+    pixels stays and only the peakiness grows. A map with negative values is refused (squaring would reorder it)."""
+    m = np.asarray(maps, np.float64)
+    if m.size and m.min() < 0:
+        raise CourseValueError("squared() is a monotone sharpening only for maps >= 0; this map has negative values.")
+    return m**2
+
 
 #: ``areas[imputer][order][method]``: per-image arrays (or mean curves) of :func:`road_areas`.
 Nested = dict[str, dict[str, dict[str, np.ndarray]]]
@@ -87,10 +106,14 @@ def correct_pool(model: keras.Model, images: ArrayLike, labels: ArrayLike) -> np
     return np.flatnonzero(pred == np.asarray(labels))
 
 
-def _predict(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
+def _predict(model: keras.Model, score: str = "probability") -> Callable[[np.ndarray], np.ndarray]:
+    """The model's softmax probabilities (``score="probability"``) or its logits (``"logit"``) as a function."""
     import tensorflow as tf
 
-    forward = tf.function(lambda t: tf.nn.softmax(model(t, training=False)), reduce_retracing=True)
+    if score == "logit":
+        forward = tf.function(lambda t: model(t, training=False), reduce_retracing=True)
+    else:
+        forward = tf.function(lambda t: tf.nn.softmax(model(t, training=False)), reduce_retracing=True)
     return lambda batch: forward(tf.constant(batch, tf.float32)).numpy()
 
 
@@ -103,16 +126,20 @@ def road_areas(
     orders: Sequence[str] = ("morf", "lerf"),
     fractions: Sequence[float] = FRACTIONS,
     seed: int = SEED,
+    score: str = "probability",
 ) -> tuple[Nested, Nested]:
     """Areas under the removal curves: ``areas[imputer][order][method]`` is ``(N,)``, ``curves`` the same
-    keys with the mean curve ``(F,)``. Every method gets the same seed (common random numbers)."""
-    predict = _predict(model)
+    keys with the mean curve ``(F,)``. Every method gets the same seed (common random numbers), so the same
+    images are filled in whichever ``score`` the curves follow: the class's softmax ``"probability"`` or its
+    ``"logit"`` (see :func:`course_utils.metrics.removal_curves`)."""
+    score = choice(score, ("probability", "logit"), "score")
+    predict = _predict(model, score)
     areas: Nested = {}
     curves: Nested = {}
     for imp in imputers or list(metrics.IMPUTERS):
         for order in orders:
             for name, s in maps.items():
-                c = metrics.removal_curves(predict, images, s, classes, fractions, order, imp, rng=seed)
+                c = metrics.removal_curves(predict, images, s, classes, fractions, order, imp, rng=seed, score=score)
                 areas.setdefault(imp, {}).setdefault(order, {})[name] = np.asarray(metrics.area_under(fractions, c))
                 curves.setdefault(imp, {}).setdefault(order, {})[name] = c.mean(axis=0)
     return areas, curves
@@ -210,9 +237,10 @@ def centre_prior(shape: tuple[int, int], sigma: float | None = None) -> np.ndarr
 def localisation_scores(
     maps: dict[str, np.ndarray], info: Mapping[str, Any], grid: int = 3, seed: int = SEED
 ) -> dict[str, dict[str, np.ndarray]]:
-    """Per mosaic: pointing-game ``hit`` (0/1), ``focus`` (share on the target tile) and ``focus_partner``
-    (share on the confusable partner's tile), for each map and for the two baselines (a centre prior and a
-    random map, both added here)."""
+    """Per mosaic: pointing-game ``hit`` (0/1), ``focus`` (share on the target tile), ``focus_partner``
+    (share on the confusable partner's tile) and ``focus_rank`` (Focus on the map's ranks,
+    :func:`course_utils.metrics.focus_rank`: a sharper map with the same pixel order scores the same), for
+    each map and for the two baselines (a centre prior and a random map, both added here)."""
     grid = positive_int(grid, "grid")
     seed = nonnegative_int(seed, "seed")
     if not isinstance(maps, dict) or not maps:
@@ -234,6 +262,7 @@ def localisation_scores(
             "hit": np.array([metrics.pointing_hit(m[i], info["tile"][i], grid, rng) for i in range(n)], float),
             "focus": np.array([metrics.focus(m[i], info["tile"][i], grid) for i in range(n)]),
             "focus_partner": np.array([metrics.focus(m[i], info["partner_tile"][i], grid) for i in range(n)]),
+            "focus_rank": np.array([metrics.focus_rank(m[i], info["tile"][i], grid) for i in range(n)]),
         }
     return scores
 
@@ -263,7 +292,7 @@ def load(path: Path | str | None = None) -> dict[str, Any]:
     path = Path(path) if path is not None else RESULTS_PATH
     if not path.is_file():
         command, minutes = (
-            ("python -m course_utils.evaluation --beyond", 5)
+            ("python -m course_utils.evaluation --beyond", 7)
             if path.name == RESULTS_10_PATH.name
             else ("python -m course_utils.evaluation", 4)
         )

@@ -2,11 +2,12 @@
 
 - sanity checks: :func:`rank_correlation` (Spearman) between two maps;
 - localisation on mosaics: :func:`make_mosaic` (k x k tiles), :func:`pointing_hit` (is the maximum on the
-  target tile?), :func:`focus` (which share of the map's positive mass is on it; Arias-Duart et al., 2022);
+  target tile?), :func:`focus` (which share of the map's positive mass is on it; Arias-Duart et al., 2022),
+  :func:`focus_rank` (the same on the map's ranks, :func:`map_ranks`: a control that a peakier map cannot win);
 - faithfulness by removing pixels: :func:`relevance_order` and :func:`removal_masks` (MoRF / LeRF, ties
   broken at random), three ways to fill what was removed (:func:`impute_mean`, :func:`impute_blur`,
   :func:`impute_linear`, the noisy linear imputation of ROAD, Rong et al., 2022), :func:`removal_curves`
-  and :func:`area_under`;
+  (of the class's probability, or with ``score="logit"`` of its logit) and :func:`area_under`;
 - intervals: :func:`bootstrap_interval` (percentile bootstrap over images).
 
 Every argument goes through the course's shared checks (:mod:`course_utils.validation`) first: a map or values
@@ -26,7 +27,7 @@ from .imputers import IMPUTERS, impute_blur, impute_linear, impute_mean
 # ROAD_WEIGHTS is not in __all__ but public, as it was before the package.
 from .imputers import ROAD_WEIGHTS as ROAD_WEIGHTS
 from .intervals import bootstrap_interval
-from .localisation import focus, make_mosaic, pointing_hit, tile_of
+from .localisation import focus, focus_rank, make_mosaic, map_ranks, pointing_hit, tile_of
 from .removal import area_under, relevance_order, removal_curves, removal_masks
 
 __all__ = [
@@ -34,10 +35,12 @@ __all__ = [
     "area_under",
     "bootstrap_interval",
     "focus",
+    "focus_rank",
     "impute_blur",
     "impute_linear",
     "impute_mean",
     "make_mosaic",
+    "map_ranks",
     "pointing_hit",
     "rank_correlation",
     "relevance_order",

@@ -108,24 +108,37 @@ def _class_indices(class_index: Any, n: int) -> np.ndarray:
 _PROB_SLACK = 0.01
 
 
+def _model_outputs(predict: Callable, batch: np.ndarray, classes: np.ndarray, what: str) -> np.ndarray:
+    """``predict(batch)`` checked: ``(len(batch), C)`` finite numbers, every class asked for below C; ``what``
+    (``"probabilities"`` or ``"logits"``) names them in the messages."""
+    out = np.asarray(predict(batch))
+    if out.dtype.kind not in "fiu" or out.ndim != 2 or out.shape[0] != len(batch):
+        raise CourseValueError(
+            f"predict must map a batch ({len(batch)}, H, W, 3) to {what} "
+            f"({len(batch)}, classes); it returned {describe(out)}."
+        )
+    finite_array(out, f"the {what} predict returned")
+    for c in np.unique(classes):
+        _class_index(int(c), out.shape[1])
+    return out
+
+
 def _probabilities(predict: Callable, batch: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """``predict(batch)`` checked: ``(len(batch), C)`` finite probabilities, every class asked for below C.
 
     Values beyond [-0.01, 1.01] are refused as logits (a little slack for toy models whose "probability" is a
     mean brightness: imputation noise can push those just past 0 or 1)."""
-    out = np.asarray(predict(batch))
-    if out.dtype.kind not in "fiu" or out.ndim != 2 or out.shape[0] != len(batch):
-        raise CourseValueError(
-            f"predict must map a batch ({len(batch)}, H, W, 3) to probabilities "
-            f"({len(batch)}, classes); it returned {describe(out)}."
-        )
-    finite_array(out, "the probabilities predict returned")
+    out = _model_outputs(predict, batch, classes, "probabilities")
     if out.size and (out.min() < -_PROB_SLACK or out.max() > 1 + _PROB_SLACK):
         raise CourseValueError(
             f"predict must return probabilities in [0, 1]; it returned values from "
             f"{out.min():.3g} to {out.max():.3g}. These look like logits: apply a softmax "
-            "(tf.nn.softmax(model(x)).numpy())."
+            '(tf.nn.softmax(model(x)).numpy()), or score the logits with score="logit".'
         )
-    for c in np.unique(classes):
-        _class_index(int(c), out.shape[1])
     return out
+
+
+def _logits(predict: Callable, batch: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """``predict(batch)`` checked as logits: ``(len(batch), C)`` finite numbers (any sign, any size), every
+    class asked for below C. No softmax is applied: the scores are the model's logits as they come."""
+    return _model_outputs(predict, batch, classes, "logits")

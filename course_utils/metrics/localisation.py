@@ -1,5 +1,6 @@
 """Localisation on mosaics: :func:`make_mosaic` (k x k tiles), :func:`pointing_hit` (is the maximum on the
-target tile?), :func:`focus` (which share of the map's positive mass is on it; Arias-Duart et al., 2022)."""
+target tile?), :func:`focus` (which share of the map's positive mass is on it; Arias-Duart et al., 2022) and
+:func:`focus_rank` (Focus on the map's ranks: blind to how peaky the map is, only its order counts)."""
 
 from __future__ import annotations
 
@@ -86,6 +87,48 @@ def pointing_hit(saliency: ArrayLike, tile: int, grid: int = 2, rng: RandomSourc
     return tile_of(r, c, s.shape, grid) == tile
 
 
+def _target_tiles(tiles: Any, grid: int) -> list[int]:
+    """One tile index or a non-empty list of them, each checked; a boolean mask is refused."""
+    try:
+        asked = np.atleast_1d(np.asarray(tiles, dtype=object if isinstance(tiles, (list, tuple)) else None))
+    except ValueError:
+        asked = None
+    if asked is None or asked.ndim != 1 or asked.size == 0:
+        raise CourseValueError(
+            f"tiles must be one tile index or a non-empty list of them (0 .. {grid * grid - 1}); "
+            f"got {describe(tiles)}. Focus needs at least one target tile."
+        )
+    return [_tile(t, grid, "each tile") for t in asked.tolist()]
+
+
+def map_ranks(saliency: ArrayLike) -> np.ndarray:
+    """The ranks of a map's values, same shape: 1 for the smallest, ``H * W`` for the largest; equal values
+    share their average rank (as Spearman's correlation counts them). Any strictly increasing transform of the
+    map (squaring a map >= 0, an exponential, a scale) leaves the ranks as they are."""
+    s = finite_array(saliency, "saliency")
+    _, inverse, counts = np.unique(s.ravel(), return_inverse=True, return_counts=True)
+    last = np.cumsum(counts)
+    return (last - (counts - 1) / 2.0)[inverse.ravel()].reshape(s.shape)
+
+
+def focus_rank(saliency: ArrayLike, tiles: int | ArrayLike, grid: int = 2) -> float:
+    """Focus computed on the map's ranks (:func:`map_ranks`): the target tiles' share of the sum of ranks.
+
+    A control for :func:`focus`, which rewards peaky maps: a monotone sharpening (squaring a map, a higher
+    power, a softmax with a low temperature) moves mass onto the top pixels and raises Focus without changing
+    which pixels come first. Ranks do not change under it, so neither does this score. A constant map (or a
+    random one, on average) scores ``len(tiles) / grid**2``, like :func:`focus`; a map that is already a
+    ranking (a permutation of 1 .. H*W) scores exactly its :func:`focus`. Because every pixel has a rank of
+    at least 1, the scale is narrower than Focus's: one tile of a 3 x 3 mosaic that holds exactly the top
+    ninth of the pixels scores about 0.21 (17/81 for a large map), not 1. Compare methods on it, not its
+    numbers with Focus's.
+    Arguments and checks as :func:`focus`.
+    """
+    s, grid = _mosaic_map(saliency, grid)
+    tiles = _target_tiles(tiles, grid)
+    return focus(map_ranks(s), tiles, grid)
+
+
 def focus(saliency: ArrayLike, tiles: int | ArrayLike, grid: int = 2) -> float:
     """Focus (Arias-Duart et al., 2022): the share of the map's positive mass on the target tile(s).
 
@@ -96,16 +139,7 @@ def focus(saliency: ArrayLike, tiles: int | ArrayLike, grid: int = 2) -> float:
     """
     s, grid = _mosaic_map(saliency, grid)
     s = np.clip(s, 0.0, None)
-    try:
-        asked = np.atleast_1d(np.asarray(tiles, dtype=object if isinstance(tiles, (list, tuple)) else None))
-    except ValueError:
-        asked = None
-    if asked is None or asked.ndim != 1 or asked.size == 0:
-        raise CourseValueError(
-            f"tiles must be one tile index or a non-empty list of them (0 .. {grid * grid - 1}); "
-            f"got {describe(tiles)}. Focus needs at least one target tile."
-        )
-    tiles = [_tile(t, grid, "each tile") for t in asked.tolist()]
+    tiles = _target_tiles(tiles, grid)
     with np.errstate(over="ignore"):
         total = s.sum()
     if total <= 0:

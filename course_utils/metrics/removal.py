@@ -1,5 +1,6 @@
 """Faithfulness by removing pixels: :func:`relevance_order` and :func:`removal_masks` (MoRF / LeRF, ties broken
-at random), :func:`removal_curves` (ROAD with the linear imputer) and :func:`area_under`."""
+at random), :func:`removal_curves` (ROAD with the linear imputer; the class's probability or its logit) and
+:func:`area_under`."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from ..validation import (
     finite_array,
     positive_int,
 )
-from .arguments import RandomSource, _class_indices, _fractions, _per_image, _probabilities, _rng, _seed
+from .arguments import RandomSource, _class_indices, _fractions, _logits, _per_image, _probabilities, _rng, _seed
 from .imputers import IMPUTERS
 
 
@@ -64,10 +65,14 @@ def removal_curves(
     imputer: str | Callable[..., ArrayLike] = "linear (ROAD)",
     rng: RandomSource = None,
     batch_size: int = 1000,
+    score: str = "probability",
 ) -> np.ndarray:
-    """Class probabilities as pixels are removed in the order a map ranks them: ``(N, F)``.
+    """The class's probability (or logit) as pixels are removed in the order a map ranks them: ``(N, F)``.
 
-    ``predict``: ``(B, H, W, 3)`` -> probabilities ``(B, classes)``; ``images``: ``(N, H, W, 3)``;
+    ``score="probability"`` (the default): ``predict`` maps ``(B, H, W, 3)`` to probabilities ``(B, classes)``,
+    checked to lie in [0, 1] (logits passed by mistake are refused). ``score="logit"``: ``predict`` returns the
+    model's logits (any finite numbers; no softmax is applied), and the curve is the class's logit, the number
+    a CAM or Grad-CAM map decomposes. ``images``: ``(N, H, W, 3)``;
     ``saliency``: ``(N, H, W)``; ``class_index``: an int or ``(N,)``; ``fractions``: ``(F,)`` in [0, 1).
     ``order``: ``"morf"`` or ``"lerf"`` (see :func:`removal_masks`); ``imputer``: a name in
     :data:`IMPUTERS` or a function ``f(images, removed, rng=...)``.
@@ -99,6 +104,8 @@ def removal_curves(
             f"f(images, removed, rng=...); got {describe(imputer)}."
         )
     batch_size = positive_int(batch_size, "batch_size")
+    score = choice(score, ("probability", "logit"), "score (what predict returns and the curve follows)")
+    outputs = _probabilities if score == "probability" else _logits
     cls = _class_indices(class_index, len(x))
     seed = _seed(rng)
     f = _fractions(fractions)
@@ -116,7 +123,7 @@ def removal_curves(
         finite_array(filled, "the images the imputer filled in", dtype=np.float32)
         probs = np.concatenate(
             [
-                _probabilities(predict, filled[k : k + batch_size], cls[k : k + batch_size])
+                outputs(predict, filled[k : k + batch_size], cls[k : k + batch_size])
                 for k in range(0, len(x), batch_size)
             ]
         )
@@ -144,6 +151,6 @@ def area_under(fractions: ArrayLike, curve: ArrayLike) -> float | np.ndarray:
     if not np.isfinite(areas).all():
         raise CourseValueError(
             "The area overflows: the curve holds values near the largest float. Curves are "
-            "probabilities (0 to 1); check what was passed as the curve."
+            "probabilities (0 to 1) or logits; check what was passed as the curve."
         )
     return float(areas) if np.ndim(areas) == 0 else areas
