@@ -12,7 +12,7 @@ __all__ = ["main"]
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run notebook 07's experiments (or notebook 10's with ``--beyond``) and print where the results went."""
+    """Run notebook 07's experiments (or notebook 11's table of every method with ``--beyond``) and print where the results went."""
     # The runs are looked up on the package when called, so that a test can replace evaluation.run.
     from .. import evaluation, setup
 
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--beyond",
         action="store_true",
-        help=f"notebook 10: every method of the course (default --out: {RESULTS_10_PATH})",
+        help=f"notebook 11: every method of the course (default --out: {RESULTS_10_PATH})",
     )
     parser.add_argument("--out", type=Path, default=None, help=f"default: {RESULTS_PATH}")
     args = parser.parse_args(argv)

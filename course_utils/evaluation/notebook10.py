@@ -1,4 +1,4 @@
-"""Notebook 10's evaluation: every method of the course (read from the registry) with notebook 07's metrics,
+"""Notebook 11's evaluation: every method of the course (read from the registry) with notebook 07's metrics,
 and the data-randomisation sanity check against the random-label twin."""
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def run_beyond(
     path: Path | None = RESULTS_10_PATH,
     seed: int = SEED,
 ) -> dict[str, Any]:
-    """Evaluate every method of :data:`ALL_METHODS` with notebook 07's metrics and write notebook 10's tables.
+    """Evaluate every method of :data:`ALL_METHODS` with notebook 07's metrics and write notebook 11's table.
 
     - ROAD (linear imputation), MoRF and LeRF areas on the first ``n_images`` test images the model labels
       correctly (the first images of notebook 07's set), on the class's probability (``road["areas"]``,

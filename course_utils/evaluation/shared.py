@@ -1,4 +1,4 @@
-"""What notebook 07's and notebook 10's evaluations share: the constants, the removal areas (ROAD), the
+"""What notebook 07's and notebook 11's evaluations share: the constants, the removal areas (ROAD), the
 confusable mosaics and their localisation scores, the random baseline, and reading and writing the results."""
 
 from __future__ import annotations
