@@ -118,9 +118,10 @@ def own_image_figure(
     layer: str | None = None,
     class_names: Sequence[str] = data.CLASS_NAMES,
     explainers: dict | None = None,
-) -> tuple[Figure, np.ndarray]:
+) -> Figure:
     """Explain a photo of any size: it is centre-cropped and resized to the model's 32 x 32 input, explained,
     and the map is laid over the photo's centre square at the photo's own size, with the top-3 classes.
+    Returns the figure.
 
     ``image``: (H, W, 3) RGB or any image :func:`course_utils.images.as_rgb` reads (a 0-1 float image from
     ``plt.imread`` too). A photo larger than :data:`DISPLAY_MAX_SIDE` pixels is drawn from a reduced copy (the
