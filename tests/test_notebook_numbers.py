@@ -235,6 +235,42 @@ def test_11_every_method_is_evaluated_and_the_notebook_states_the_stored_numbers
     assert "python -m course_utils.evaluation --beyond" in prose
 
 
+def test_11_road_on_the_logit_agrees_and_guided_grad_cams_focus_lead_does_not_survive_the_control():
+    from course_utils import evaluation, metrics
+
+    stored = evaluation.load(evaluation.RESULTS_10_PATH)
+    p, logit = stored["road"]["areas"], stored["road"]["areas_logit"]
+    scores = stored["mosaics"]["scores"]
+    assert set(logit["morf"]) == set(evaluation.ALL_METHODS)
+    # ROAD: the MoRF ranking is the same on p and on the logit (ties at 3 decimals kept in the table's order)
+    order = {label: sorted(a["morf"], key=lambda n: round(a["morf"][n].mean(), 3)) for label, a in
+             (("p", p), ("logit", logit))}
+    assert order["p"] == order["logit"]
+    # ... CAM's relatives (Eigen-CAM aside) within noise of CAM on both scores, Eigen-CAM and occlusion not
+    for a in (p, logit):
+        for name in ("Score-CAM", "Grad-CAM++", "LayerCAM", "guided Grad-CAM"):
+            lo, hi = metrics.bootstrap_interval(a["morf"][name] - a["morf"]["CAM"], rng=0)
+            assert lo < 0 < hi, name
+        for name in ("Eigen-CAM", "occlusion"):
+            assert metrics.bootstrap_interval(a["morf"][name] - a["morf"]["CAM"], rng=0)[0] > 0, name
+    # ... and LeRF's two swapped pairs hold 0 on both scores
+    for a in (p, logit):
+        for x, y in (("SmoothGrad", "occlusion"), ("Integrated Gradients", "vanilla gradient")):
+            lo, hi = metrics.bootstrap_interval(a["lerf"][x] - a["lerf"][y], rng=0)
+            assert lo < 0 < hi, (x, y)
+    # Focus: the squared control beats guided Grad-CAM; on ranks it ties with CAM and guided Grad-CAM trails CAM
+    focus = {n: s["focus"].mean() for n, s in scores.items()}
+    assert max(focus, key=focus.get) == evaluation.SQUARED_CONTROL_BEYOND
+    assert np.allclose(scores[evaluation.SQUARED_CONTROL_BEYOND]["focus_rank"], scores["CAM"]["focus_rank"])
+    assert metrics.bootstrap_interval(scores["guided Grad-CAM"]["focus_rank"] - scores["CAM"]["focus_rank"],
+                                      rng=0)[1] < 0
+    assert metrics.bootstrap_interval(scores["LayerCAM"]["focus_rank"] - scores["CAM"]["focus_rank"], rng=0)[1] < 0
+    out, prose = _outputs(_notebook("11")), _prose(_notebook("11"))
+    assert "MoRF ranking, p against the logit: the same" in out and "The MoRF ranking is the same on p and on the logit" in prose
+    assert f"{focus[evaluation.SQUARED_CONTROL_BEYOND]:.3f}" in prose and re.search(r"does not\s+survive the control", prose)
+    assert "report the logit for CAM-style maps" in prose
+
+
 def test_11_the_trapezoid_rule_is_as_good_or_better_at_the_same_steps():
     out, prose = _outputs(_notebook("11")), _prose(_notebook("11"))
     rows = [line.split() for line in out.splitlines() if re.fullmatch(r"\d+( +\d+\.\d+%){3}", line.strip())]
