@@ -340,7 +340,7 @@ def test_the_stored_results_have_the_shape_the_notebook_reads():
 def test_notebook_10s_stored_results_hold_the_logit_and_the_focus_controls():
     from course_utils import evaluation
 
-    stored = evaluation.load(evaluation.RESULTS_10_PATH)
+    stored = evaluation.load(evaluation.RESULTS_11_PATH)
     road, n = stored["road"], len(stored["road"]["test_indices"])
     for order in ("morf", "lerf"):
         for key, shape in (("areas", (n,)), ("areas_logit", (n,)), ("curves_logit", (len(evaluation.FRACTIONS),))):

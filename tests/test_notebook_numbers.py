@@ -201,7 +201,7 @@ def test_10_the_cam_relatives_part_at_res2_as_the_prose_says():
 def test_11_every_method_is_evaluated_and_the_notebook_states_the_stored_numbers():
     from course_utils import evaluation, explain, metrics
 
-    stored = evaluation.load(evaluation.RESULTS_10_PATH)
+    stored = evaluation.load(evaluation.RESULTS_11_PATH)
     assert list(evaluation.ALL_METHODS) == [*explain.METHODS, "random order"]
     assert list(stored["about"]["methods"]) == list(evaluation.ALL_METHODS)
     morf = stored["road"]["areas"]["morf"]
@@ -238,7 +238,7 @@ def test_11_every_method_is_evaluated_and_the_notebook_states_the_stored_numbers
 def test_11_road_on_the_logit_agrees_and_guided_grad_cams_focus_lead_does_not_survive_the_control():
     from course_utils import evaluation, metrics
 
-    stored = evaluation.load(evaluation.RESULTS_10_PATH)
+    stored = evaluation.load(evaluation.RESULTS_11_PATH)
     p, logit = stored["road"]["areas"], stored["road"]["areas_logit"]
     scores = stored["mosaics"]["scores"]
     assert set(logit["morf"]) == set(evaluation.ALL_METHODS)

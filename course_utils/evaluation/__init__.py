@@ -20,7 +20,7 @@ Notebook 10 evaluates every method of the course with the same metrics (:func:`r
     python -m course_utils.evaluation --beyond      # about 7 minutes on two CPU cores
 
 The package's files: ``shared.py`` (constants, ROAD areas, mosaics and their scores, the random baseline,
-reading and writing results), ``notebook07.py`` (:func:`run`), ``notebook10.py`` (:func:`run_beyond`, the
+reading and writing results), ``notebook07.py`` (:func:`run`), ``notebook11.py`` (:func:`run_beyond`, the
 registry's methods) and ``cli.py`` (the command). Every name is importable from ``course_utils.evaluation``.
 """
 
@@ -36,7 +36,7 @@ from .notebook07 import (
     localisation_maps,
     run,
 )
-from .notebook10 import (
+from .notebook11 import (
     ALL_METHODS,
     EVAL_OPTIONS,
     MOSAIC_OPTIONS,
@@ -51,7 +51,7 @@ from .notebook10 import (
 from .shared import (
     CONFUSABLE,
     FRACTIONS,
-    RESULTS_10_PATH,
+    RESULTS_11_PATH,
     RESULTS_PATH,
     SEED,
     centre_prior,
@@ -72,7 +72,7 @@ __all__ = [
     "LAYERS",
     "LOCALISATION_METHODS",
     "MOSAIC_OPTIONS",
-    "RESULTS_10_PATH",
+    "RESULTS_11_PATH",
     "RESULTS_PATH",
     "ROAD_METHODS",
     "SEED",

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..files import private_temp_dir
-from .shared import RESULTS_10_PATH, RESULTS_PATH
+from .shared import RESULTS_11_PATH, RESULTS_PATH
 
 __all__ = ["main"]
 
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--beyond",
         action="store_true",
-        help=f"notebook 11: every method of the course (default --out: {RESULTS_10_PATH})",
+        help=f"notebook 11: every method of the course (default --out: {RESULTS_11_PATH})",
     )
     parser.add_argument("--out", type=Path, default=None, help=f"default: {RESULTS_PATH}")
     args = parser.parse_args(argv)
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     setup(quiet=True)
     if args.beyond:
         out = args.out or (
-            private_temp_dir("evaluation_") / "evaluation_10_quick.json" if args.quick else RESULTS_10_PATH
+            private_temp_dir("evaluation_") / "evaluation_11_quick.json" if args.quick else RESULTS_11_PATH
         )
         res = evaluation.run_beyond(6, 4, 6, out) if args.quick else evaluation.run_beyond(path=out)
         print(f"Wrote {out} in {res['about']['seconds']['total']:.0f} s.")

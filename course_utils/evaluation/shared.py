@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CONFUSABLE",
     "FRACTIONS",
-    "RESULTS_10_PATH",
+    "RESULTS_11_PATH",
     "RESULTS_PATH",
     "SEED",
     "centre_prior",
@@ -47,7 +47,7 @@ __all__ = [
 
 _ASSETS = Path(__file__).resolve().parent.parent / "assets"
 RESULTS_PATH = _ASSETS / "evaluation_07.json"
-RESULTS_10_PATH = _ASSETS / "evaluation_10.json"
+RESULTS_11_PATH = _ASSETS / "evaluation_11.json"
 
 #: Pairs of CIFAR-10 classes the course model confuses most (each way round).
 CONFUSABLE = {
@@ -287,13 +287,13 @@ def _toarray(tree: Any) -> Any:
 
 
 def load(path: Path | str | None = None) -> dict[str, Any]:
-    """The stored results of :func:`run` (or of :func:`run_beyond`: ``load(RESULTS_10_PATH)``), with lists
+    """The stored results of :func:`run` (or of :func:`run_beyond`: ``load(RESULTS_11_PATH)``), with lists
     turned back into numpy arrays."""
     path = Path(path) if path is not None else RESULTS_PATH
     if not path.is_file():
         command, minutes = (
             ("python -m course_utils.evaluation --beyond", 7)
-            if path.name == RESULTS_10_PATH.name
+            if path.name == RESULTS_11_PATH.name
             else ("python -m course_utils.evaluation", 4)
         )
         raise FileNotFoundError(

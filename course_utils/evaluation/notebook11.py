@@ -15,7 +15,7 @@ from .. import metrics
 from ..explain import registry
 from ..validation import CourseValueError, nonnegative_int, positive_int
 from . import shared
-from .shared import FRACTIONS, RESULTS_10_PATH, SEED
+from .shared import FRACTIONS, RESULTS_11_PATH, SEED
 
 if TYPE_CHECKING:
     import keras
@@ -144,7 +144,7 @@ def run_beyond(
     n_images: int = 100,
     n_mosaics: int = 60,
     n_sanity: int = 64,
-    path: Path | None = RESULTS_10_PATH,
+    path: Path | None = RESULTS_11_PATH,
     seed: int = SEED,
 ) -> dict[str, Any]:
     """Evaluate every method of :data:`ALL_METHODS` with notebook 07's metrics and write notebook 11's table.
