@@ -121,3 +121,14 @@ def test_the_course_maps_list_every_notebook():
     for path in CORE + APPENDICES:
         assert f"`{path.name}`" in readme, f"README's course map misses {path.name}"
         assert path.name in start, f"00's course map misses {path.name}"
+
+
+def test_the_course_maps_state_each_notebooks_own_time():
+    """README's and 00's Time columns say what each notebook's **Time:** line says (the notebook is the one home)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = _markdown(FOLDER / "00_start_here.ipynb")
+    for path in CORE + APPENDICES:
+        head = " ".join(c.source for c in _cells(path)[:3] if c.cell_type == "markdown")
+        minutes = TIME.search(head).group(2) or TIME.search(head).group(1)
+        assert re.search(rf"\| `{re.escape(path.name)}` \| {minutes} min \|", readme), f"README: {path.name}"
+        assert re.search(rf"\]\({re.escape(path.name)}\) \| {minutes} min \|", start), f"00: {path.name}"
