@@ -1,4 +1,5 @@
-"""Checkers of notebook 07, evaluating explanations: the pointing game's tile, ROAD's linear fill."""
+"""Checkers of notebook 07, evaluating explanations: ROAD's linear fill; and of its appendix A7: the pointing
+game's tile."""
 
 from __future__ import annotations
 
