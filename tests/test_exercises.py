@@ -440,7 +440,9 @@ def test_check_preprocessing_fix():
 
 def test_check_to_uint8():
     assert X.check_to_uint8(lambda m: np.round(np.clip(m, 0, 1) * 255).astype(np.uint8)).passed
-    assert X.check_to_uint8(lambda m: (np.clip(m, 0, 1) * 255).astype(np.uint8)).passed       # floor is fine
+    # the notebook asks for rounding (each level within half a level of the map) and for 255, the top level
+    _fails_with(X.check_to_uint8(lambda m: (np.clip(m, 0, 1) * 255).astype(np.uint8)), "round to the nearest level")
+    _fails_with(X.check_to_uint8(lambda m: np.clip(m * 256, 0, 255).astype(np.uint8)), "scaled by 256")
     _fails_with(X.check_to_uint8(lambda m: m.astype(np.uint8)), "below 1 became 0")
     _fails_with(X.check_to_uint8(lambda m: (m * 255).astype(np.uint8)), "wrapped around")
     _fails_with(X.check_to_uint8(lambda m: np.uint8(np.round(m * 255))), "wrapped around")

@@ -124,7 +124,19 @@ def check_to_uint8(to_uint8: Answer) -> Feedback:
     want = np.round(np.clip(m, 0.0, 1.0) * 255.0)
     _require_shape(got, want, "my_to_uint8(m)")
     wrapped = (m * 255.0).astype(np.uint8)
-    if np.abs(got - want).max() <= 1.0:
+    if np.array_equal(got, np.floor(np.clip(m, 0.0, 1.0) * 255.0)) and not np.array_equal(got, want):
+        return Feedback(
+            False,
+            "the cast truncates (0.999 * 255 = 254.7 becomes 254): round to the nearest level (np.round) before "
+            "casting, so that each value lands within half a level of the map.",
+        )
+    if not np.array_equal(got, want) and np.abs(got - np.clip(np.round(m * 256.0), 0, 255)).max() <= 1.0:
+        return Feedback(
+            False,
+            "the levels are scaled by 256 (0.3 lands on 77, not 76) and 1.0 would need level 256, which a uint8 "
+            "does not have: multiply by 255, the top level.",
+        )
+    if np.array_equal(got, want):
         if np.asarray(raw).dtype != np.uint8:
             return Feedback(
                 False,
