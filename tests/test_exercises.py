@@ -264,7 +264,7 @@ def test_check_l2_minimum():
     assert X.check_l2_minimum(lambda lam: 1 / (2 + lam)).passed
     assert X.check_l2_minimum(lambda lam: (1 / (2 + lam), 1 / (2 + lam))).passed
     _fails_with(X.check_l2_minimum(lambda lam: 1 / (2 + 2 * lam)), "keep its factor 2")
-    _fails_with(X.check_l2_minimum(lambda lam: 1 / (2 + lam / 2)), "2 lam w, not lam w")
+    _fails_with(X.check_l2_minimum(lambda lam: 1 / (2 + lam / 2)), "only one weight's square")
     _fails_with(X.check_l2_minimum(lambda lam: 1 / (1 + lam)), "both weights")
     _fails_with(X.check_l2_minimum(lambda lam: 0.5), "lam = 0 point")
     _fails_with(X.check_l2_minimum(1 / 2.1), "right for lambda = 0.1")      # a pasted number

@@ -69,7 +69,11 @@ def check_l2_minimum(answer: Answer, lams: Iterable[float] = (0.1, 0.5, 2.0)) ->
             "is 2 (w1 + w2 - 1); keep its factor 2 as well as the 2 of 2 lam w.",
         )
     if like(lambda lam: 1 / (2 + lam / 2)):
-        return Feedback(False, "that is 1 / (2 + lam / 2): the derivative of lam * w**2 is 2 lam w, not lam w.")
+        return Feedback(
+            False,
+            "that is 1 / (2 + lam / 2): the penalty counts only one weight's square (or its derivative lost a 2). "
+            "With w1 = w2 = w it is lam (w**2 + w**2) = 2 lam w**2, whose derivative is 4 lam w.",
+        )
     if like(lambda lam: 1 / (1 + lam)):
         return Feedback(
             False,

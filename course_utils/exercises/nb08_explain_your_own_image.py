@@ -107,7 +107,7 @@ def check_centre_crop(answer: Answer, image: ArrayLike) -> Feedback:
         if got.shape[:2] == (side, side) and np.array_equal(got, im[top : top + side, left : left + side]):
             continue
         kind = "tall" if h > w else "wide" if w > h else "square"
-        what = f"{'the' if n == 0 else 'a'} {kind} photo ({h} x {w})"
+        what = f"{'the' if n == 0 else 'a'} {kind} photo ({h} rows x {w} columns)"
         where = "" if n == 0 else "right for the photo above, but not for another shape: "
         if got.ndim < 2:
             return Feedback(False, f"{where}for {what} your function returned shape {got.shape}, not an image.")
@@ -126,7 +126,7 @@ def check_centre_crop(answer: Answer, image: ArrayLike) -> Feedback:
         if got.shape[:2] != (side, side):
             return Feedback(
                 False,
-                f"{where}for {what} the crop is {got.shape[0]} x {got.shape[1]}; the largest "
+                f"{where}for {what} the crop has {got.shape[0]} rows x {got.shape[1]} columns; the largest "
                 f"square is {side} x {side}: side = the shorter of H and W, and both the rows "
                 "and the columns are cut around the centre.",
             )
