@@ -220,7 +220,7 @@ def test_11_every_method_is_evaluated_and_the_notebook_states_the_stored_numbers
     assert metrics.bootstrap_interval(focus["LayerCAM"] - focus["CAM"], rng=0)[1] < 0
     # (among the course's methods; the squared control and the two baselines are not methods)
     assert max(evaluation.ALL_METHODS[:-1], key=lambda n: focus[n].mean()) == "guided Grad-CAM"
-    # the sanity check: Integrated Gradients fails it most among Your turn 3's options
+    # the sanity check: Integrated Gradients fails it most among Your turn 2's options
     options = ("Grad-CAM++", "Score-CAM", "Integrated Gradients", "occlusion")
     assert max(options, key=lambda n: sanity[n].mean()) == "Integrated Gradients"
     assert metrics.bootstrap_interval(sanity["Integrated Gradients"], rng=0)[0] > 0.2
@@ -271,14 +271,20 @@ def test_11_road_on_the_logit_agrees_and_guided_grad_cams_focus_lead_does_not_su
     assert "report the logit for CAM-style maps" in prose
 
 
-def test_11_the_trapezoid_rule_is_as_good_or_better_at_the_same_steps():
-    out, prose = _outputs(_notebook("11")), _prose(_notebook("11"))
+def test_A6_the_trapezoid_rule_is_as_good_or_better_at_the_same_steps():
+    out, prose = _outputs(_notebook("A6")), " ".join(_prose(_notebook("A6")).split())
     rows = [line.split() for line in out.splitlines() if re.fullmatch(r"\d+( +\d+\.\d+%){3}", line.strip())]
     assert [int(r[0]) for r in rows] == [4, 8, 16, 32, 64], rows
     for m, trap, gl, gl_more in rows:
         assert float(trap[:-1]) <= float(gl[:-1]), m                  # the same steps: the default is no worse
     assert any(float(r[3][:-1]) < float(r[1][:-1]) for r in rows)     # the same points: the prose says mixed
+    assert any(float(r[3][:-1]) > float(r[1][:-1]) for r in rows)     # ... both ways
     assert "neither rule wins at every count" in prose and "Captum's default" in prose
+    # notebook 11 keeps one paragraph that states this table's result, and points here
+    core = " ".join(_prose(_notebook("11")).split())
+    for claim in ("Captum's default is Gauss-Legendre", "(A6_what_methods_cost.ipynb) measures both rules",
+                  "as small or smaller at every count", "evaluates one point more", "neither rule wins at every count"):
+        assert claim in core, claim
 
 
 def test_A6_the_counted_passes_are_the_ones_the_prose_states():

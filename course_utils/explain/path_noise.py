@@ -37,7 +37,7 @@ class IntegratedGradients(VanillaGradient):
     Gauss-Legendre points, Captum's default). Gauss-Legendre is exact for polynomials of degree 2m - 1, but a
     ReLU network's gradient along the path is piecewise constant with jumps at every ReLU's kink, so that
     advantage does not apply: on the course model, at the same ``steps``, the trapezoid rule's integration error is as
-    small or smaller at every step count notebook 11 measures (it evaluates one point more, both ends), hence the
+    small or smaller at every step count appendix A6 measures (it evaluates one point more, both ends), hence the
     default. Completeness: ``sum(attr) = y^c(x) - y^c(x')`` up to the integration
     error, which :meth:`explain` reports (``extra["delta"]``, and relative to ``y^c(x) - y^c(x')`` in
     ``extra["relative_error"]``). ``baseline``: a finite number in ``value_range`` (0.0 is a black image for the
