@@ -89,6 +89,52 @@ def test_every_cross_reference_names_an_existing_notebook_and_heading():
     assert not missing, "docs/instructor_guide.md cites what does not exist:\n" + "\n".join(missing)
 
 
+NOTEBOOK_TIME = re.compile(r"\*\*Time:\*\*\s+about\s+(\d+)\s+min")
+GUIDE_HEADING = re.compile(r"^### (\d\d|A\d) (.*)$", flags=re.M)
+
+
+def _notebook_time(path: Path) -> int:
+    """The minutes of a notebook's own ``**Time:** about N min`` line."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            source = cell["source"]
+            if m := NOTEBOOK_TIME.search("".join(source) if isinstance(source, list) else source):
+                return int(m.group(1))
+    raise AssertionError(f"{path.name} has no '**Time:** about N min' line")
+
+
+def test_the_guide_states_each_notebooks_own_time():
+    """Each guide heading '### NN ...' / '### AN ...' and each core notebook's row of the plan table state the
+    time of the notebook's own **Time:** line."""
+    guide = GUIDE.read_text(encoding="utf-8")
+    times = {p.name[:2]: _notebook_time(p) for p in course_notebooks(ROOT / "notebooks")}
+    mismatches, headed = [], set()
+    for m in GUIDE_HEADING.finditer(guide):
+        number, title = m.group(1), m.group(2)
+        if number not in times:
+            continue
+        headed.add(number)
+        stated = re.findall(r"about (\d+)", title)
+        if len(stated) != 1:
+            mismatches.append(f"heading '### {number} {title}': states no single 'about N' time")
+        elif int(stated[0]) != times[number]:
+            mismatches.append(f"heading '### {number} {title}': about {stated[0]} min, but the notebook's "
+                              f"**Time:** line says about {times[number]} min")
+    plan = guide.split("## The plan", 1)[1].split("\n### ", 1)[0]
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| (\d\d) [^|]*\|[^|]*\|[^|]*\| ([^|]*)\|", plan, flags=re.M)}
+    for number, minutes in times.items():
+        if number[0] == "A":
+            continue
+        if number not in rows:
+            mismatches.append(f"plan table: no row for notebook {number}")
+        elif not (m := re.match(r"\s*(\d+) min", rows[number])) or int(m.group(1)) != minutes:
+            mismatches.append(f"plan table, row {number}: '{rows[number].strip()}', but the notebook's **Time:** "
+                              f"line says about {minutes} min")
+    assert headed == set(times), f"no guide heading for {sorted(set(times) - headed)}"
+    assert not mismatches, "docs/instructor_guide.md states other times than the notebooks:\n" + "\n".join(mismatches)
+
+
 def _session_rows(guide: str, title: str) -> list[tuple[int, int, int, str]]:
     """(start, end, minutes, what) for each row of the plan table under the heading ``title``."""
     part = guide.split(title, 1)[1].split("\n### ", 1)[0]
