@@ -133,6 +133,11 @@ def test_the_guide_states_each_notebooks_own_time():
                               f"line says about {minutes} min")
     assert headed == set(times), f"no guide heading for {sorted(set(times) - headed)}"
     assert not mismatches, "docs/instructor_guide.md states other times than the notebooks:\n" + "\n".join(mismatches)
+    core = sum(int(t) for k, t in times.items() if k[0].isdigit())
+    appendices = sum(int(t) for k, t in times.items() if k.startswith("A"))
+    assert f"add up to {core} minutes" in guide, f"the core notebooks' times add up to {core} minutes"
+    assert f"the appendices add about" in guide and f"({appendices} minutes)" in guide, (
+        f"the appendices' times add up to {appendices} minutes")
 
 
 def _session_rows(guide: str, title: str) -> list[tuple[int, int, int, str]]:
