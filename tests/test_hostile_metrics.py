@@ -449,6 +449,9 @@ def test_focus_rank_is_the_share_of_scipys_ranks_or_a_course_error(args):
     r = rankdata(s, method="average").reshape(s.shape)
     per_tile = r.reshape(grid, s.shape[0] // grid, grid, s.shape[1] // grid).sum(axis=(1, 3)).ravel()
     assert isinstance(share, float) and share == pytest.approx(per_tile[t].sum() / per_tile.sum(), abs=1e-9)
+    # on a map that is already a ranking it is Focus, and ranking again changes nothing
+    assert MT.focus(MT.map_ranks(s), tiles, grid) == pytest.approx(share, abs=1e-9)
+    assert MT.focus_rank(MT.map_ranks(s), tiles, grid) == pytest.approx(share, abs=1e-9)
 
 
 @FAST

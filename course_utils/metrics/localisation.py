@@ -105,10 +105,10 @@ def map_ranks(saliency: ArrayLike) -> np.ndarray:
     """The ranks of a map's values, same shape: 1 for the smallest, ``H * W`` for the largest; equal values
     share their average rank (as Spearman's correlation counts them). Any strictly increasing transform of the
     map (squaring a map >= 0, an exponential, a scale) leaves the ranks as they are."""
+    from scipy.stats import rankdata
+
     s = finite_array(saliency, "saliency")
-    _, inverse, counts = np.unique(s.ravel(), return_inverse=True, return_counts=True)
-    last = np.cumsum(counts)
-    return (last - (counts - 1) / 2.0)[inverse.ravel()].reshape(s.shape)
+    return rankdata(s.ravel(), method="average").reshape(s.shape)
 
 
 def focus_rank(saliency: ArrayLike, tiles: int | ArrayLike, grid: int = 2) -> float:
