@@ -49,8 +49,8 @@ def test_time_is_stated_and_a_core_sitting_is_at_most_45_minutes(path):
 
 @pytest.mark.parametrize("path", CORE + APPENDICES, ids=lambda p: p.name)
 def test_every_notebook_ends_with_takeaways_and_next(path):
-    """Two or three takeaways in words, then a link on: a core notebook's "Next:" is the next core notebook; an
-    appendix leads back to the core path ("Back to:" or "Next:")."""
+    """Two or three takeaways in words, then a "Next:" link: a core notebook's is the next core notebook; an
+    appendix's leads back to the core path."""
     text = _markdown(path)
     assert "## Takeaways" in text, f"{path.name} has no '## Takeaways'"
     tail = text[text.index("## Takeaways") :].split("## References")[0]
@@ -64,8 +64,8 @@ def test_every_notebook_ends_with_takeaways_and_next(path):
         assert m, f"{path.name} ends with no '**Next:** [..](NN_....ipynb)' line"
         assert m.group(1) == CORE[CORE.index(path) + 1].name, f"{path.name}: Next: {m.group(1)}"
     else:
-        m = re.search(r"\*\*(?:Next|Back)[^*]*\*\*[^\[]*\[[^\]]+\]\((\d\d_[\w-]+\.ipynb)", tail)
-        assert m, f"{path.name} ends with no link back to the core path ('**Back to:** [..](NN_....ipynb)')"
+        m = re.search(r"\*\*Next:\*\*[^\[]*\[[^\]]+\]\((\d\d_[\w-]+\.ipynb)", tail)
+        assert m, f"{path.name} ends with no '**Next:**' link back to the core path"
 
 
 @pytest.mark.parametrize("path", CORE + APPENDICES, ids=lambda p: p.name)
