@@ -54,6 +54,10 @@ def test_floors_match_what_the_code_needs():
     extras = project["optional-dependencies"]
     assert any(Requirement(d).name == "pillow-heif" for d in extras["heic"])
     assert "course_utils[heic]" in extras["test"]
+    # the website's tools: an extra of their own, which the test extra pulls in so that CI builds the site
+    site = {Requirement(d).name.lower() for d in extras["site"]}
+    assert {"sphinx", "myst-nb", "sphinx-book-theme", "jupyter-server-mathjax"} <= site
+    assert "course_utils[site]" in extras["test"]
 
 
 def test_constraints_pin_versions_that_the_floors_allow():
@@ -63,7 +67,7 @@ def test_constraints_pin_versions_that_the_floors_allow():
     assert "course-utils" not in pins and all(re.fullmatch(r"[0-9][0-9A-Za-z.+!-]*", v) for v in pins.values())
     project = _pyproject()["project"]
     extras = project["optional-dependencies"]
-    for text in project["dependencies"] + extras["test"] + extras["heic"] + extras["lab"]:
+    for text in project["dependencies"] + extras["test"] + extras["heic"] + extras["lab"] + extras["site"]:
         req = Requirement(text)
         if req.name == "course_utils":
             continue
@@ -99,6 +103,14 @@ def test_readme_has_the_two_commands():
     (test_cmd,) = _readme_block("test-command")
     assert "pip install -e " in open_cmd and "jupyter lab" in open_cmd
     assert 'pip install -e ".[test]" -c constraints.txt' in test_cmd and "pytest --nbval notebooks tests" in test_cmd
+
+
+def test_readme_has_the_site_command():
+    (site_cmd,) = _readme_block("site-command")
+    assert 'pip install -e ".[site]"' in site_cmd and "python -m course_utils.site" in site_cmd
+    section = (ROOT / "README.md").read_text().split("## The course as a website", 1)[1].split("\n## ", 1)[0]
+    assert "not set up yet" in section   # publishing (GitHub Pages) is not part of it yet, and README says so
+    assert "_site/" in (ROOT / ".gitignore").read_text().split()
 
 
 def test_readme_says_how_to_test_against_the_newest_versions():
