@@ -9,8 +9,10 @@ the instructor guide, with a sidebar, previous/next links and search (Sphinx, My
 Nothing is executed: every notebook is shown with the outputs committed with it. The Sphinx configuration is
 ``docs/site/conf.py``; this module assembles the source folder it reads (README.md becomes ``index.md`` with the
 table of contents, in the order of :func:`course_utils.notebooks.course_notebooks`) and runs Sphinx. An
-explorer's output (a live widget) is replaced by the first picture and text stored in the notebook, and a
-solution cell is folded behind a button, as in JupyterLab. Every page loads its scripts, styles, fonts and
+explorer's output (a live widget with image, class, layer and method controls) becomes a live explorer that
+``_static/explorer.js`` draws in the browser from maps computed at build time for the first 12 test images
+(:mod:`course_utils.live_explorer`, cached between builds); any other widget is replaced by the first picture and
+text stored in the notebook. A solution cell is folded behind a button, as in JupyterLab. Every page loads its scripts, styles, fonts and
 MathJax from the site itself.
 """
 
@@ -25,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -94,9 +97,63 @@ def static_explorer(output: dict[str, Any], state: dict[str, Any]) -> list[dict[
     return [{"output_type": "display_data", "data": {kind: data}, "metadata": {}} for kind, data in shown]
 
 
-def _static_notebook(source: Path, target: Path) -> None:
-    """Copy a notebook, its explorers replaced by their stored pictures, the widget state dropped, and its
-    solution cells folded (MyST-NB's ``hide-input`` tag)."""
+#: The controls of the notebooks' explorer (course_utils.widgets.Explorer.widget): a widget with all of them is
+#: made live on the site (course_utils.live_explorer, docs/site/_static/explorer.js).
+EXPLORER_CONTROLS = ("image", "class", "layer", "method")
+
+
+def _controls(state: dict[str, Any], model_id: str) -> dict[str, str]:
+    """description -> value (as text) of the sliders and menus in a stored widget and its children."""
+    model = state.get(model_id)
+    if model is None:
+        return {}
+    fields = model.get("state", {})
+    found: dict[str, str] = {}
+    name = str(fields.get("description", ""))
+    if model.get("model_name") == "IntSliderModel" and name:
+        found[name] = str(fields.get("value", ""))
+    elif model.get("model_name") == "DropdownModel" and name:
+        labels, i = fields.get("_options_labels", []), fields.get("index")
+        found[name] = str(labels[i]) if isinstance(i, int) and 0 <= i < len(labels) else ""
+    for child in fields.get("children", []):
+        found.update(_controls(state, str(child).removeprefix("IPY_MODEL_")))
+    return found
+
+
+def live_explorer(output: dict[str, Any], state: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """An explorer's output (image, class, layer and method controls) as the site's live explorer: a
+    ``<div class="live-explorer">`` holding the stored control values, which ``explorer.js`` fills with controls
+    and a canvas. None for any other output."""
+    view = output.get("data", {}).get(WIDGET_VIEW)
+    if not isinstance(view, dict) or "model_id" not in view:
+        return None
+    values = _controls(state, str(view["model_id"]))
+    if not all(name in values for name in EXPLORER_CONTROLS):
+        return None
+    values["class"] = _class_value(values["class"])  # the menu's label -> the class index (-1: predicted)
+    attrs = " ".join(f'data-{n}="{escape(values[n], quote=True)}"' for n in EXPLORER_CONTROLS)
+    note = (
+        "<p><em>A live explorer: move its controls to explain the first 12 test images with any class, layer "
+        "and method (maps computed when the site was built; the notebook in JupyterLab explores 100).</em></p>"
+    )
+    div = f'<div class="live-explorer" {attrs}><noscript>The live explorer needs JavaScript.</noscript></div>'
+    return [{"output_type": "display_data", "data": {"text/html": note + div}, "metadata": {}}]
+
+
+def _class_value(name: str) -> str:
+    from .data import CLASS_NAMES
+
+    return str(list(CLASS_NAMES).index(name)) if name in CLASS_NAMES else "-1"
+
+
+def _shown(output: dict[str, Any], state: dict[str, Any], live: bool) -> list[dict[str, Any]]:
+    return (live_explorer(output, state) if live else None) or static_explorer(output, state)
+
+
+def _static_notebook(source: Path, target: Path, live: bool = True) -> int:
+    """Copy a notebook, its explorers made live (``live``) or replaced by their stored pictures, the widget state
+    dropped, and its solution cells folded (MyST-NB's ``hide-input`` tag). Returns how many live explorers it
+    has."""
     try:
         nb = json.loads(source.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
@@ -107,8 +164,13 @@ def _static_notebook(source: Path, target: Path) -> None:
         if SOLUTION_TAG in tags and "hide-input" not in tags:
             tags.append("hide-input")  # folded as in JupyterLab: a "Show code cell source" toggle
         if "outputs" in cell:
-            cell["outputs"] = [new for out in cell["outputs"] for new in static_explorer(out, state)]
+            cell["outputs"] = [new for out in cell["outputs"] for new in _shown(out, state, live)]
     target.write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
+    return sum(
+        'class="live-explorer"' in str(o.get("data", {}).get("text/html", ""))
+        for cell in nb.get("cells", [])
+        for o in cell.get("outputs", [])
+    )
 
 
 def index_page(readme: str, notebooks: list[Path]) -> str:
@@ -126,8 +188,9 @@ def index_page(readme: str, notebooks: list[Path]) -> str:
     return readme.rstrip() + "\n\n" + "\n\n".join(blocks) + "\n"
 
 
-def assemble(root: Path, source: Path) -> list[Path]:
-    """Write Sphinx's source folder ``source`` from the repository ``root``; returns the notebooks, in order."""
+def assemble(root: Path, source: Path, live: bool = True) -> int:
+    """Write Sphinx's source folder ``source`` from the repository ``root``; returns how many live explorers
+    its notebooks have."""
     readme = root / "README.md"
     notebooks = course_notebooks(root / "notebooks")
     if not readme.is_file() or not notebooks:
@@ -136,8 +199,7 @@ def assemble(root: Path, source: Path) -> list[Path]:
             'of the course. Run it in the course folder, installed with pip install -e ".[site]".'
         )
     (source / "notebooks").mkdir(parents=True)
-    for path in notebooks:
-        _static_notebook(path, source / "notebooks" / path.name)
+    explorers = sum(_static_notebook(path, source / "notebooks" / path.name, live) for path in notebooks)
     for name in GUIDES + LINKED:
         if not (root / name).is_file():
             raise SiteError(
@@ -146,7 +208,7 @@ def assemble(root: Path, source: Path) -> list[Path]:
         (source / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / name, source / name)
     (source / "index.md").write_text(index_page(readme.read_text(encoding="utf-8"), notebooks), encoding="utf-8")
-    return notebooks
+    return explorers
 
 
 def _check_out(out: Path, root: Path) -> None:
@@ -176,7 +238,7 @@ def build(out: Path | str = "_site", root: Path | str | None = None, verbose: bo
     _check_out(out, root)
     with tempfile.TemporaryDirectory(prefix="course-site-") as tmp:
         source, html, warnings = Path(tmp) / "source", Path(tmp) / "html", Path(tmp) / "warnings.txt"
-        assemble(root, source)
+        explorers = assemble(root, source)
         args = ["-b", "html", "-c", str(root / CONF_DIR), "-d", str(Path(tmp) / "doctrees"), "-w", str(warnings)]
         args += ["-W", "--keep-going", "-n"] + ([] if verbose else ["-q"]) + [str(source), str(html)]
         log = io.StringIO()
@@ -188,11 +250,23 @@ def build(out: Path | str = "_site", root: Path | str | None = None, verbose: bo
         if status != 0:
             text = warnings.read_text(encoding="utf-8") if warnings.exists() else log.getvalue()
             raise SiteError(f"Sphinx could not build the site cleanly (status {status}):\n{text.strip()[-4000:]}")
+        if explorers:
+            _explorer_data(html / "_static" / "explorer", verbose)
         if out.exists():
             shutil.rmtree(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(html), str(out))
     return out
+
+
+def _explorer_data(target: Path, verbose: bool) -> None:
+    """The live explorers' maps (computed once, then cached: course_utils.live_explorer) into ``target``."""
+    from . import live_explorer
+
+    try:
+        live_explorer.write(target, log=print if verbose else (lambda *_: None))
+    except live_explorer.LiveExplorerError as err:
+        raise SiteError(f"The site's live explorers cannot be built: {err}") from None
 
 
 def main(argv: list[str] | None = None) -> None:

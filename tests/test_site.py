@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import numpy as np
 import pytest
 
 pytest.importorskip("sphinx", reason="site tests skipped: Sphinx is not installed (pip install -e \".[site]\")")
@@ -209,8 +210,11 @@ def test_equations_are_mathjax_input_and_notebooks_keep_their_figures(built):
     assert all(m.get_text().strip()[:2] in ("\\(", "\\[") for m in everywhere), "an equation is not MathJax input"
     assert "$" not in " ".join(p.get_text() for p in soup.select("article p")), "a $...$ equation was not converted"
     assert soup.find("script", src=lambda s: bool(s) and s.startswith("../_static/mathjax/MathJax.js"))
-    assert len(soup.select("article img")) >= 5
-    assert "the first picture the notebook stored" in soup.get_text(), "the explorer's stored picture is missing"
+    # its figures, and its explorer, now live (a canvas drawn by explorer.js) instead of its stored picture
+    assert len(soup.select("article img")) >= 4 and len(soup.select("article div.live-explorer")) == 1
+    assert soup.find("script", src=lambda s: bool(s) and "_static/explorer.js" in s)
+    cam = _soup(built / "notebooks" / "04_class_activation_maps.html").get_text()  # image and class only: not live
+    assert "the first picture the notebook stored" in cam, "notebook 04's explorer's stored picture is missing"
     # the solutions are folded, as in JupyterLab: each solution cell's input sits in a closed <details>
     solutions = [d for d in soup.select("details") if "### BEGIN SOLUTION" in d.get_text()]
     assert solutions and all(not d.has_attr("open") for d in solutions)
@@ -315,4 +319,139 @@ def test_searching_grad_cam_finds_notebook_05(served, browser_page):
     page.click(f'#search-results a[href="{first}"]')
     page.wait_for_load_state("load")
     assert "05_grad_cam.html" in page.url and "Grad-CAM" in page.title()
+    assert not page.problems, "\n".join(page.problems)
+
+
+# ------------------------------------------------------------------------------------------ the live explorers
+
+from course_utils import live_explorer  # noqa: E402
+
+
+def test_an_explorer_widget_becomes_a_live_explorer():
+    state = {"box": {"model_name": "VBoxModel", "state": {"children": [f"IPY_MODEL_{n}" for n in "iclm"]}},
+             "i": {"model_name": "IntSliderModel", "state": {"description": "image", "value": 3}},
+             "c": {"model_name": "DropdownModel", "state": {"description": "class", "index": 4,
+                                                           "_options_labels": ["predicted", "airplane", "automobile", "bird", "cat"]}},
+             "l": {"model_name": "DropdownModel", "state": {"description": "layer", "index": 0, "_options_labels": ["conv4"]}},
+             "m": {"model_name": "DropdownModel", "state": {"description": "method", "index": 1,
+                                                           "_options_labels": ["CAM", "Grad-CAM"]}}}
+    output = {"output_type": "execute_result", "data": {site.WIDGET_VIEW: {"model_id": "box"}}}
+    (shown,) = site.live_explorer(output, state)
+    div = BeautifulSoup(shown["data"]["text/html"], "html.parser").find("div", class_="live-explorer")
+    assert (div["data-image"], div["data-class"], div["data-layer"], div["data-method"]) == ("3", "3", "conv4", "Grad-CAM")
+    del state["m"]
+    assert site.live_explorer(output, state) is None  # not the explorer: its stored picture, as before
+
+
+@pytest.fixture(scope="module")
+def stored(built):
+    return live_explorer.read(built / "_static" / "explorer")
+
+
+@pytest.fixture(scope="module")
+def explorer():
+    import course_utils as cu
+
+    _, (x, y) = cu.data.load_cifar10()
+    return cu.widgets.Explorer(cu.models.load_course_model(), x[:live_explorer.N_IMAGES], y[:live_explorer.N_IMAGES])
+
+
+@pytest.mark.parametrize("image, cls, layer, method", [
+    (3, 5, "conv4", "Grad-CAM"), (7, 0, "res1", "Score-CAM"), (0, 2, "conv3", "Eigen-CAM"),
+    (5, 9, "conv4", "CAM"), (1, 1, "conv4", "guided backpropagation"), (11, 4, "pool2", "guided Grad-CAM")])
+def test_a_stored_map_is_the_explainers_map_to_its_rounding(stored, explorer, image, cls, layer, method):
+    from course_utils import viz
+
+    index, raw = stored
+    assert index["n_images"] == 12 and len(index["class_names"]) == 10 and len(index["lut"]) == 256
+    r = explorer.compute(image, cls, layer, method)
+    want = viz.gradient_image(r["map"]) if r["kind"] == "gradient" else np.clip(r["map"], 0, 1)
+    got = live_explorer.stored_map(index, raw, image, cls, layer, method).astype(np.float64) / 255
+    assert got.shape == want.shape
+    assert np.abs(got - want).max() <= 0.5 / 255 + 1e-6
+    assert np.array_equal(live_explorer.stored_image(index, raw, image), explorer.images[image].astype(np.uint8))
+    assert index["top3"][image] == cu_prediction_text(explorer, image, r)
+
+
+def cu_prediction_text(explorer, image, r):
+    from course_utils.widgets import prediction_text
+
+    return prediction_text(r["logits"], explorer.class_names, explorer.labels[image])
+
+
+def test_the_cam_note_and_the_cache(stored, built, tmp_path):
+    index, raw = stored
+    assert live_explorer.stored_map(index, raw, 0, 0, "conv1", "CAM") is None and "conv1" in index["errors"]["CAM"]
+    assert index["key"] == live_explorer.cache_key()
+    info = live_explorer.write(tmp_path, log=lambda *_: None)  # computed by the build: from the cache now
+    assert info["cached"] and info["seconds"] < 5 and info["bytes"] < 16e6
+
+
+def _explorer_state(page) -> dict:
+    return page.evaluate("""() => {
+        const box = document.querySelector('div.live-explorer.live-explorer-ready');
+        return {drawn: box.dataset.drawn, text: box.querySelector('.live-explorer-text').textContent,
+                picture: box.querySelector('canvas').toDataURL(),
+                layerDisabled: box.querySelector('select.live-layer').disabled};
+    }""")
+
+
+@pytest.mark.browser
+def test_moving_the_live_explorers_controls_redraws_it(served, browser_page):
+    page = browser_page
+    page.wait_for_load_state("networkidle")  # an earlier test's page (05, after a search) has loaded its explorer
+    page.problems.clear()
+    page.goto(f"{served}/notebooks/05_grad_cam.html", wait_until="load")
+    page.wait_for_selector("div.live-explorer.live-explorer-ready", timeout=60_000)
+    first = _explorer_state(page)
+    assert first["text"].startswith("Prediction: ") and "Top 3: " in first["text"]
+    slider = page.locator("div.live-explorer input.live-image").first
+    slider.focus()
+    page.keyboard.press("ArrowRight")
+    moved = _explorer_state(page)
+    assert moved["drawn"] != first["drawn"]
+    assert moved["picture"] != first["picture"] and moved["text"] != first["text"]
+    page.locator("div.live-explorer select.live-class").first.select_option("3")
+    by_class = _explorer_state(page)
+    assert by_class["picture"] != moved["picture"] and by_class["drawn"].split("|")[1] == "3"
+    page.locator("div.live-explorer select.live-method").first.select_option("vanilla gradient")
+    gradient = _explorer_state(page)
+    assert gradient["layerDisabled"] and gradient["picture"] != by_class["picture"]
+    page.locator("div.live-explorer select.live-method").first.select_option("Grad-CAM")
+    assert not _explorer_state(page)["layerDisabled"]
+    page.wait_for_load_state("networkidle")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.locator("div.live-explorer").first.screenshot(path=str(ARTIFACTS / "site_05_live_explorer.png"))
+    assert not page.problems, "\n".join(page.problems)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("image, cls, layer, method", [
+    (4, 6, "res2", "Grad-CAM"), (2, -1, "conv4", "guided Grad-CAM"), (9, 3, "conv2", "CAM")])
+def test_the_canvas_shows_the_stored_map_in_the_course_colours(served, browser_page, stored, image, cls, layer, method):
+    index, raw = stored
+    page = browser_page
+    page.wait_for_load_state("networkidle")  # an earlier test's page (05, after a search) has loaded its explorer
+    page.problems.clear()
+    page.goto(f"{served}/notebooks/10_the_cam_family.html", wait_until="load")
+    page.wait_for_selector("div.live-explorer.live-explorer-ready", timeout=60_000)
+    box = page.locator("div.live-explorer").first
+    box.locator("select.live-method").select_option(method)
+    box.locator("select.live-layer").select_option(layer)
+    box.locator("select.live-class").select_option(str(cls))
+    box.locator("input.live-image").fill(str(image))
+    c = index["predicted"][image] if cls < 0 else cls
+    assert box.get_attribute("data-drawn") == f"{image}|{c}|{layer}|{method}"
+    h, w = index["size"]
+    s, gap, bar = live_explorer.SCALE, live_explorer.GAP, live_explorer.BAR
+    pixels = np.array(page.evaluate(
+        "() => Array.from(document.querySelector('div.live-explorer canvas').getContext('2d')"
+        ".getImageData(0, 0, %d, %d).data)" % (2 * w * s + 2 * gap + bar, h * s)), dtype=np.uint8)
+    pixels = pixels.reshape(h * s, 2 * w * s + 2 * gap + bar, 4)
+    assert (pixels[..., 3] == 255).all()
+    left = pixels[:, : w * s, :3]
+    right = pixels[:, w * s + gap : 2 * w * s + gap, :3]
+    big = lambda a: np.repeat(np.repeat(a, s, axis=0), s, axis=1)  # noqa: E731
+    assert np.array_equal(left, big(live_explorer.stored_image(index, raw, image)))
+    assert np.array_equal(right, big(live_explorer.panel(index, raw, image, c, layer, method)))
     assert not page.problems, "\n".join(page.problems)

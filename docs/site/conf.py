@@ -26,8 +26,9 @@ exclude_patterns = ["_build", ".venv", "**/.ipynb_checkpoints"]
 # Notebooks: shown with the outputs committed with them, never run at build time.
 nb_execution_mode = "off"
 nb_merge_streams = True
-# No widget JavaScript from a CDN: the explorers' stored first picture is put in their place when the source
-# folder is assembled (course_utils.site), and the live explorers are not part of the site (yet).
+# No widget JavaScript from a CDN: each explorer becomes a <div class="live-explorer"> when the source folder is
+# assembled (course_utils.site), drawn by _static/explorer.js from maps computed at build time; any other widget
+# becomes its stored first picture.
 nb_ipywidgets_js: dict[str, dict[str, str]] = {}
 
 # Markdown: $...$ and $$...$$ equations, \begin{align} blocks, anchors for the headings (README's #setup).
@@ -55,6 +56,7 @@ mathjax2_config = {
     "messageStyle": "none",  # no "Processing math" box in the corner
 }
 
+html_static_path = ["_static"]  # explorer.js (this folder's _static); its data is added by course_utils.site
 html_theme = "sphinx_book_theme"
 html_title = project
 html_copy_source = False  # the notebooks are in the repository; the site does not repeat them
@@ -76,5 +78,12 @@ def _copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
         shutil.copytree(MATHJAX, Path(app.outdir) / "_static" / "mathjax", dirs_exist_ok=True)
 
 
+def _explorer_script(app: Sphinx, pagename: str, templatename: str, context: dict, doctree: object) -> None:
+    """explorer.js on the pages that have a live explorer, and on no other."""
+    if 'class="live-explorer"' in context.get("body", ""):
+        app.add_js_file("explorer.js", defer="defer")
+
+
 def setup(app: Sphinx) -> None:
     app.connect("build-finished", _copy_mathjax)
+    app.connect("html-page-context", _explorer_script)

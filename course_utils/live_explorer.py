@@ -1,0 +1,247 @@
+"""The data behind the website's live explorers: every map the notebooks' explorer can show for a fixed set of
+images, computed once at build time with the course model, so that a page can redraw the explorer in the
+browser (``docs/site/_static/explorer.js``) without a kernel.
+
+For the first :data:`N_IMAGES` images of the CIFAR-10 test set, every class, every layer the explorer offers
+for a method that takes one, and every method of :data:`course_utils.explain.registry.REGISTRY`, the map the
+explorer draws is stored as 8-bit values (32x32): a heat map after the explainer's own normalisation, clipped
+to the colour bar's range [0, 1] (the explorer draws values outside it in the end colours anyway), or a
+gradient method's map as the RGB picture the explorer shows (:func:`course_utils.viz.gradient_image`). Maps that
+are the same for every class (Eigen-CAM) are stored once. Everything is in two files under
+``_static/explorer/``: ``explorer.json`` (the menus, the top-3 lines, the colour map's 256 colours, where each
+map is) and ``maps.bin.gz`` (the images and maps, gzip). They are cached under :data:`CACHE`, keyed by the
+model file's SHA-256, the registry and this format, so that a rebuild does not compute them again.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: How many test images the live explorers offer (the first ones of the CIFAR-10 test set, on every page).
+N_IMAGES = 12
+#: Bumped when what is stored or how changes: part of the cache key.
+FORMAT = 1
+#: Where the computed files are kept between builds (override with COURSE_SITE_CACHE).
+CACHE = Path(os.environ.get("COURSE_SITE_CACHE", Path(__file__).resolve().parents[1] / "_site_cache"))
+FILES = ("explorer.json", "maps.bin.gz")
+
+
+class LiveExplorerError(Exception):
+    """The data cannot be computed: CIFAR-10 or the course model is missing."""
+
+
+def quantize(maps: np.ndarray) -> np.ndarray:
+    """Maps in [0, 1] (values outside are clipped) as uint8: round(255 * m), half up."""
+    return np.floor(np.clip(np.asarray(maps, dtype=np.float64), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def lut() -> list[list[int]]:
+    """The course colour map (:data:`course_utils.viz.CMAP`) as 256 RGB colours, 0-255, as matplotlib draws it."""
+    import matplotlib
+
+    from . import viz
+
+    colours = matplotlib.colormaps[viz.CMAP](np.arange(256))[:, :3]
+    return np.floor(colours * 255.0 + 0.5).astype(int).tolist()
+
+
+def _registry_table() -> list[list[Any]]:
+    from .explain import registry
+
+    return [[m.name, m.takes_layer, m.cls.__name__, m.options("slider")] for m in registry.REGISTRY.values()]
+
+
+def _model_path() -> Path:
+    from . import models
+
+    return Path(models.MODEL_PATH)
+
+
+def cache_key() -> str:
+    """SHA-256 of what the data depends on: the model file, the registry (names, layers, slider options), the
+    colour map and overlay, the number of images and this format."""
+    from . import viz
+
+    model = _model_path()
+    if not model.is_file():
+        raise LiveExplorerError(f"No course model at {model}: train it with `python -m course_utils.train`.")
+    digest = hashlib.sha256(model.read_bytes()).hexdigest()
+    what = {"model": digest, "registry": _registry_table(), "cmap": viz.CMAP, "alpha": viz.ALPHA}
+    what.update(n=N_IMAGES, format=FORMAT)
+    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def _images() -> tuple[np.ndarray, np.ndarray]:
+    from . import data
+
+    try:
+        data.find_cifar10(download=False)
+        _, (x, y) = data.load_cifar10()
+    except data.CIFAR10DataError as err:
+        raise LiveExplorerError(
+            f"the live explorers need CIFAR-10's test images ({err}). Set CIFAR10_PATH to the archive "
+            "cifar-10-python.tar.gz (see README.md, Setup)."
+        ) from None
+    return np.asarray(x[:N_IMAGES]), np.asarray(y[:N_IMAGES])
+
+
+def compute() -> tuple[dict[str, Any], bytes]:
+    """Compute the index (JSON-able) and the raw bytes (not yet gzipped) of every map."""
+    from . import models, viz
+    from .explain import registry
+    from .widgets import Explorer, prediction_text
+
+    images, labels = _images()
+    try:
+        model = models.load_course_model()
+    except Exception as err:  # noqa: BLE001 - the loader's own clear errors
+        raise LiveExplorerError(f"the live explorers need the course model: {err}") from None
+    ex = Explorer(model, images, labels)
+    n, h, w = len(images), images.shape[1], images.shape[2]
+    classes = len(ex.class_names)
+    x = np.repeat(ex.images, classes, axis=0)
+    c = np.tile(np.arange(classes), n)
+    blobs: list[bytes] = [ex.images.astype(np.uint8).tobytes()]
+    offset = len(blobs[0])
+    slots: dict[str, dict[str, Any]] = {}
+    errors: dict[str, dict[str, str]] = {}
+    logits = None
+    for name, m in registry.REGISTRY.items():
+        for layer in ex.layers if m.takes_layer else [None]:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # an empty map is stored as one; the page says so
+                    e = ex.explainer(name, layer).explain(x, c)
+            except ValueError as err:  # CAM before the last layer: the explorer shows a note instead
+                errors.setdefault(name, {})[str(layer)] = str(err)
+                continue
+            logits = e.logits[::classes] if logits is None else logits
+            if e.maps.ndim == 4:
+                q = quantize(np.stack([viz.gradient_image(g) for g in e.maps]))
+                kind = "gradient"
+            else:
+                q = quantize(e.maps)
+                kind = "heat"
+            q = q.reshape(n, classes, *q.shape[1:])
+            per_class = not all(np.array_equal(q[:, 0], q[:, k]) for k in range(1, classes))
+            if not per_class:
+                q = q[:, :1]
+            raw = np.ascontiguousarray(q).tobytes()
+            key = f"{name}|{layer or ''}"
+            slots[key] = {
+                "offset": offset,
+                "kind": kind,
+                "per_class": per_class,
+                "channels": 3 if kind == "gradient" else 1,
+            }
+            blobs.append(raw)
+            offset += len(raw)
+    assert logits is not None
+    predicted = [int(v) for v in np.argmax(logits, axis=1)]
+    index = {
+        "format": FORMAT,
+        "n_images": n,
+        "size": [h, w],
+        "class_names": list(ex.class_names),
+        "labels": [int(v) for v in labels],
+        "predicted": predicted,
+        "top3": [prediction_text(logits[i], ex.class_names, int(labels[i])) for i in range(n)],
+        "layers": list(ex.layers),
+        "methods": [{"name": name, "takes_layer": m.takes_layer} for name, m in registry.REGISTRY.items()],
+        "errors": errors,
+        "slots": slots,
+        "lut": lut(),
+        "alpha": viz.ALPHA,
+        "empty_note": "Empty map: no positive evidence for this class here.",
+        "cam_note": "CAM cannot explain this layer: it needs GAP -> Dense right after it. "
+        "Pick the last layer, or Grad-CAM.",
+        "images_offset": 0,
+    }
+    return index, b"".join(blobs)
+
+
+def write(target: Path, log=print) -> dict[str, Any]:
+    """Put ``explorer.json`` and ``maps.bin.gz`` in the folder ``target``, from the cache when it has them for
+    :func:`cache_key`, else computed (and cached). Returns what happened: key, cached, seconds, bytes."""
+    start = time.perf_counter()
+    key = cache_key()
+    cached = CACHE / key
+    hit = all((cached / f).is_file() for f in FILES)
+    if not hit:
+        index, raw = compute()
+        index["key"] = key
+        tmp = CACHE / f".{key}.{os.getpid()}"
+        tmp.mkdir(parents=True, exist_ok=True)
+        (tmp / "explorer.json").write_text(json.dumps(index, separators=(",", ":")), encoding="utf-8")
+        (tmp / "maps.bin.gz").write_bytes(gzip.compress(raw, compresslevel=9, mtime=0))
+        if cached.exists():
+            shutil.rmtree(cached)
+        tmp.rename(cached)
+    target.mkdir(parents=True, exist_ok=True)
+    for f in FILES:
+        shutil.copy2(cached / f, target / f)
+    size = sum((target / f).stat().st_size for f in FILES)
+    seconds = time.perf_counter() - start
+    log(f"Live explorers: {'cached' if hit else 'computed'} data {key} ({size / 1e6:.1f} MB) in {seconds:.0f} s")
+    return {"key": key, "cached": hit, "seconds": seconds, "bytes": size}
+
+
+def read(folder: Path) -> tuple[dict[str, Any], np.ndarray]:
+    """The index and the raw bytes (uint8) of the files :func:`write` put in ``folder``."""
+    index = json.loads((folder / "explorer.json").read_text(encoding="utf-8"))
+    raw = np.frombuffer(gzip.decompress((folder / "maps.bin.gz").read_bytes()), dtype=np.uint8)
+    return index, raw
+
+
+def stored_map(index: dict[str, Any], raw: np.ndarray, image: int, class_index: int, layer: str, method: str):
+    """The stored map (h, w) or (h, w, 3) uint8 for one combination, or None where the method cannot explain
+    that layer (CAM before the last layer)."""
+    takes_layer = next(m["takes_layer"] for m in index["methods"] if m["name"] == method)
+    slot = index["slots"].get(f"{method}|{layer if takes_layer else ''}")
+    if slot is None:
+        return None
+    h, w = index["size"]
+    ch = slot["channels"]
+    per = h * w * ch
+    k = (image * len(index["class_names"]) + class_index) if slot["per_class"] else image
+    start = slot["offset"] + k * per
+    out = raw[start : start + per]
+    return out.reshape(h, w, ch) if ch == 3 else out.reshape(h, w)
+
+
+def stored_image(index: dict[str, Any], raw: np.ndarray, image: int) -> np.ndarray:
+    h, w = index["size"]
+    start = index["images_offset"] + image * h * w * 3
+    return raw[start : start + h * w * 3].reshape(h, w, 3)
+
+
+#: How many screen pixels one image pixel takes on the page's canvas (nearest neighbour).
+SCALE = 8
+#: Gap between the two panels and before the colour bar, and the bar's width, in canvas pixels.
+GAP, BAR = 16, 20
+NOTE_ALPHA = 0.3
+
+
+def panel(index: dict[str, Any], raw: np.ndarray, image: int, class_index: int, layer: str, method: str):
+    """The right-hand panel (h, w, 3) uint8 that ``explorer.js`` draws for one combination, before scaling:
+    image*(1-alpha) + alpha*LUT[map] rounded half up (heat), the stored RGB (gradient), or the image faded to
+    white (CAM before the last layer)."""
+    img = stored_image(index, raw, image).astype(np.float64)
+    m = stored_map(index, raw, image, class_index, layer, method)
+    if m is None:
+        return np.floor(NOTE_ALPHA * img + (1 - NOTE_ALPHA) * 255.0 + 0.5).astype(np.uint8)
+    if m.ndim == 3:
+        return m.copy()
+    colours = np.asarray(index["lut"], dtype=np.float64)[m]
+    a = float(index["alpha"])
+    return np.floor((1 - a) * img + a * colours + 0.5).astype(np.uint8)
