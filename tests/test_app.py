@@ -107,6 +107,16 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             self.send_response(404, "<b id='evil'>Gone</b>")
             self.end_headers()
             return
+        if self.path.startswith("/huge"):  # says it sends 50 MiB (the limit is 10 MiB), sends nothing
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(50 * 2**20))
+            self.end_headers()
+            return
+        if self.path.startswith("/slow"):  # answers after load_image's whole-download limit (10 s)
+            time.sleep(cu.images.TIMEOUT_S + 2)
+            self.send_error(404)
+            return
         super().do_GET()
 
     def handle(self):
@@ -257,7 +267,8 @@ def test_an_address_gives_a_map_and_every_bad_address_its_message(voila, images,
     assert ship != cat
 
     shown_before = w.caption()
-    for address in (f"{base}/missing.png", f"{base}/notes.txt", f"{base}/evil.png", "ftp://127.0.0.1/cat.png"):
+    hostile = ["missing.png", "notes.txt", "evil.png", "huge.png", "slow.png"]
+    for address in [f"{base}/{name}" for name in hostile] + ["ftp://127.0.0.1/cat.png"]:
         w.load(address)
         expected = _expected_message(address)
         w.wait_for(lambda e=expected: w.status() == e, timeout=60)

@@ -180,7 +180,8 @@ def test_own_image_parts_show_the_photo_the_map_the_overlay_and_the_top_3(course
     assert [ax.get_title() for ax in fig.axes].count("top 3 classes") == 1
     assert images[1].get_images()[0].get_array().shape == (32, 32)
     two = cu.widgets.own_image_figure(course_model, photo)
-    assert [ax.get_title() for ax in two.axes if ax.get_images()][0] == titles[2]
+    two_title = [ax.get_title() for ax in two.axes if ax.get_images()][0]
+    assert two_title.split("\n")[0] == titles[2].split("\n")[0] and "100 x 60 photo" in two_title
     gradient = cu.widgets.own_image_figure(course_model, photo, method="guided backpropagation", parts=True)
     assert [ax for ax in gradient.axes if ax.get_images()][1].get_images()[0].get_array().shape == (32, 32, 3)
     plt.close("all")
@@ -190,3 +191,24 @@ def test_own_image_parts_show_the_photo_the_map_the_overlay_and_the_top_3(course
     first = box.picture.value
     box.controls["layer"].value = box.controls["layer"].options[0]
     assert "CAM" in box.status.value and box.picture.value == first   # an error message; the picture stays
+
+
+def test_own_image_explorer_says_it_is_loading_then_shows_the_result(course_model, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    box = cu.widgets.own_image_explorer(course_model)
+    seen = []
+    photo = np.random.default_rng(2).integers(0, 256, (40, 40, 3)).astype(np.uint8)
+
+    def fake_load(source):
+        seen.append(box.status.value)
+        if source == "bad":
+            raise cu.images.ImageLoadError("<i>bad</i> address")
+        return photo
+
+    monkeypatch.setattr(cu.images, "load_image", fake_load)
+    box.load_url("bad")
+    assert seen == ["Loading the image ..."] and "&lt;i&gt;bad&lt;/i&gt; address" in box.status.value
+    box.load_url("good")
+    assert seen[-1] == "Loading the image ..." and box.status.value == "" and box.picture.value

@@ -84,7 +84,7 @@ def _own_image_figure(model, photo: _Photo, method: str, class_index, layer, cla
     name = names[int(ex.class_index[0])]
     if parts:  # the photo, the map alone (at the model's 32 x 32), the overlay, the top 3
         fig, (ax_photo, ax_map, ax0, ax1) = plt.subplots(
-            1, 4, figsize=(15, 3.8), gridspec_kw={"width_ratios": [2.4, 2, 3, 1.3]}
+            1, 4, figsize=(16, 3.8), gridspec_kw={"width_ratios": [2.4, 2, 3, 1.3]}
         )
         _show_photo(ax_photo, photo)
         ax_photo.set_title(f"the photo ({w} x {h})")
@@ -102,7 +102,11 @@ def _own_image_figure(model, photo: _Photo, method: str, class_index, layer, cla
     ax0.set_title(
         f"{method} for '{name}'"
         + (" (empty map: no positive evidence)" if empty else "")
-        + f"\n({w} x {h} photo; dashed: what the model sees at 32 x 32)"
+        + (
+            "\n(dashed: what the model sees)"
+            if parts
+            else f"\n({w} x {h} photo; dashed: what the model sees at 32 x 32)"
+        )
     )
     ax0.axis("off")
     ax1.barh([names[c] for c in top[::-1]], probs[top[::-1]], color="tab:blue")
@@ -227,6 +231,7 @@ def own_image_explorer(
         box.last_redraw_ms = 1e3 * (time.perf_counter() - start)
 
     def set_image(source) -> None:
+        status.value = "Loading the image ..."  # a download may take up to images.TIMEOUT_S
         try:
             photo = _Photo(images.load_image(source))
         except CourseError as err:  # ImageLoadError, or pixels that cannot be read
