@@ -58,6 +58,9 @@ def test_floors_match_what_the_code_needs():
     site = {Requirement(d).name.lower() for d in extras["site"]}
     assert {"sphinx", "myst-nb", "sphinx-book-theme", "jupyter-server-mathjax"} <= site
     assert "course_utils[site]" in extras["test"]
+    # the app's server: an extra of its own, in the test extra so that tests/test_app.py serves the app
+    assert [Requirement(d).name for d in extras["app"]] == ["voila"]
+    assert "course_utils[app]" in extras["test"]
 
 
 def test_constraints_pin_versions_that_the_floors_allow():
@@ -67,7 +70,7 @@ def test_constraints_pin_versions_that_the_floors_allow():
     assert "course-utils" not in pins and all(re.fullmatch(r"[0-9][0-9A-Za-z.+!-]*", v) for v in pins.values())
     project = _pyproject()["project"]
     extras = project["optional-dependencies"]
-    for text in project["dependencies"] + extras["test"] + extras["heic"] + extras["lab"] + extras["site"]:
+    for text in project["dependencies"] + extras["test"] + extras["heic"] + extras["lab"] + extras["site"] + extras["app"]:
         req = Requirement(text)
         if req.name == "course_utils":
             continue

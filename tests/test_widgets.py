@@ -162,3 +162,53 @@ def test_an_empty_map_is_stated_on_the_picture_not_warned_under_the_widget(cours
     assert explorer._canvas[3]["note"].get_text() == cu.widgets.EMPTY_NOTE
     explorer.render(0, None, "conv4", "Grad-CAM")
     assert explorer.compute(0)["empty"] is None and explorer._canvas[3]["note"].get_text() == ""
+
+
+def test_own_image_parts_show_the_photo_the_map_the_overlay_and_the_top_3(course_model):
+    """parts=True (the app, apps/explain_an_image.ipynb): four panels; the overlay and the bars are the two-panel
+    figure's; a gradient method's map alone is an RGB image; a bad layer is still a message, not a traceback."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    matplotlib.use("Agg")
+    photo = np.random.default_rng(1).integers(0, 256, (60, 100, 3)).astype(np.uint8)
+    fig = cu.widgets.own_image_figure(course_model, photo, parts=True)
+    images = [ax for ax in fig.axes if ax.get_images()]
+    titles = [ax.get_title() for ax in images]
+    assert titles[0] == "the photo (100 x 60)" and titles[1].startswith("the map alone")
+    assert len(images) == 3 and titles[2].startswith("Grad-CAM for")
+    assert [ax.get_title() for ax in fig.axes].count("top 3 classes") == 1
+    assert images[1].get_images()[0].get_array().shape == (32, 32)
+    two = cu.widgets.own_image_figure(course_model, photo)
+    two_title = [ax.get_title() for ax in two.axes if ax.get_images()][0]
+    assert two_title.split("\n")[0] == titles[2].split("\n")[0] and "100 x 60 photo" in two_title
+    gradient = cu.widgets.own_image_figure(course_model, photo, method="guided backpropagation", parts=True)
+    assert [ax for ax in gradient.axes if ax.get_images()][1].get_images()[0].get_array().shape == (32, 32, 3)
+    plt.close("all")
+    box = cu.widgets.own_image_explorer(course_model, image=photo, parts=True)
+    assert box.caption.value.startswith("Prediction: ") and box.status.value == ""
+    box.controls["method"].value = "CAM"
+    first = box.picture.value
+    box.controls["layer"].value = box.controls["layer"].options[0]
+    assert "CAM" in box.status.value and box.picture.value == first   # an error message; the picture stays
+
+
+def test_own_image_explorer_says_it_is_loading_then_shows_the_result(course_model, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    box = cu.widgets.own_image_explorer(course_model)
+    seen = []
+    photo = np.random.default_rng(2).integers(0, 256, (40, 40, 3)).astype(np.uint8)
+
+    def fake_load(source):
+        seen.append(box.status.value)
+        if source == "bad":
+            raise cu.images.ImageLoadError("<i>bad</i> address")
+        return photo
+
+    monkeypatch.setattr(cu.images, "load_image", fake_load)
+    box.load_url("bad")
+    assert seen == ["Loading the image ..."] and "&lt;i&gt;bad&lt;/i&gt; address" in box.status.value
+    box.load_url("good")
+    assert seen[-1] == "Loading the image ..." and box.status.value == "" and box.picture.value

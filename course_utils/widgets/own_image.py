@@ -64,7 +64,7 @@ class _Photo:
         return np.asarray(Image.fromarray(coarse).resize(size, Image.Resampling.BOX))
 
 
-def _own_image_figure(model, photo: _Photo, method: str, class_index, layer, class_names, cache: dict):
+def _own_image_figure(model, photo: _Photo, method: str, class_index, layer, class_names, cache: dict, parts=False):
     """:func:`own_image_figure` for a prepared photo; returns the figure and the model's logits."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
@@ -81,26 +81,32 @@ def _own_image_figure(model, photo: _Photo, method: str, class_index, layer, cla
     top_px, left_px = (h - side) // 2, (w - side) // 2
     extent = (left_px - 0.5, left_px + side - 0.5, top_px + side - 0.5, top_px - 0.5)
 
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9, 3.8), gridspec_kw={"width_ratios": [3, 1.2]})
-    if photo.display.shape[:2] == (h, w):
-        ax0.imshow(photo.display)
-    else:  # the reduced copy, laid over the full photo's pixel coordinates
-        ax0.imshow(photo.display, extent=(-0.5, w - 0.5, h - 0.5, -0.5))
     name = names[int(ex.class_index[0])]
-    if ex.maps.ndim == 3:
-        heat = ax0.imshow(
-            ex.maps[0], cmap=viz.CMAP, alpha=viz.ALPHA, vmin=0, vmax=1, extent=extent, interpolation="bilinear"
+    if parts:  # the photo, the map alone (at the model's 32 x 32), the overlay, the top 3
+        fig, (ax_photo, ax_map, ax0, ax1) = plt.subplots(
+            1, 4, figsize=(16, 3.8), gridspec_kw={"width_ratios": [2.4, 2, 3, 1.3]}
         )
-        plt.colorbar(heat, ax=ax0, fraction=0.046, pad=0.04)
+        _show_photo(ax_photo, photo)
+        ax_photo.set_title(f"the photo ({w} x {h})")
+        ax_photo.axis("off")
+        _show_map(plt, ax_map, ex.maps[0], (-0.5, 31.5, 31.5, -0.5))
+        ax_map.set_title("the map alone\n(the model's 32 x 32 view)")
+        ax_map.axis("off")
     else:
-        ax0.imshow(viz.gradient_image(ex.maps[0]), extent=extent, alpha=0.85)
+        fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9, 3.8), gridspec_kw={"width_ratios": [3, 1.2]})
+    _show_photo(ax0, photo)
+    _show_map(plt, ax0, ex.maps[0], extent, alpha=viz.ALPHA if ex.maps.ndim == 3 else 0.85)
     ax0.add_patch(Rectangle((left_px - 0.5, top_px - 0.5), side, side, fill=False, color="white", lw=1, ls="--"))
     ax0.set_xlim(-0.5, w - 0.5)
     ax0.set_ylim(h - 0.5, -0.5)
     ax0.set_title(
         f"{method} for '{name}'"
         + (" (empty map: no positive evidence)" if empty else "")
-        + f"\n({w} x {h} photo; dashed: what the model sees at 32 x 32)"
+        + (
+            "\n(dashed: what the model sees)"
+            if parts
+            else f"\n({w} x {h} photo; dashed: what the model sees at 32 x 32)"
+        )
     )
     ax0.axis("off")
     ax1.barh([names[c] for c in top[::-1]], probs[top[::-1]], color="tab:blue")
@@ -108,6 +114,22 @@ def _own_image_figure(model, photo: _Photo, method: str, class_index, layer, cla
     ax1.set_title("top 3 classes")
     fig.tight_layout()
     return fig, ex.logits[0]
+
+
+def _show_photo(ax, photo: _Photo) -> None:
+    if photo.display.shape[:2] == (photo.height, photo.width):
+        ax.imshow(photo.display)
+    else:  # the reduced copy, laid over the full photo's pixel coordinates
+        ax.imshow(photo.display, extent=(-0.5, photo.width - 0.5, photo.height - 0.5, -0.5))
+
+
+def _show_map(plt, ax, heat_map: np.ndarray, extent, alpha: float = 1.0) -> None:
+    """A class map (H, W) in the course's colour map with its colour bar, or a gradient image (H, W, 3)."""
+    if heat_map.ndim == 2:
+        heat = ax.imshow(heat_map, cmap=viz.CMAP, alpha=alpha, vmin=0, vmax=1, extent=extent, interpolation="bilinear")
+        plt.colorbar(heat, ax=ax, fraction=0.046, pad=0.04)
+    else:
+        ax.imshow(viz.gradient_image(heat_map), extent=extent, alpha=alpha)
 
 
 def own_image_figure(
@@ -118,6 +140,7 @@ def own_image_figure(
     layer: str | None = None,
     class_names: Sequence[str] = data.CLASS_NAMES,
     explainers: dict | None = None,
+    parts: bool = False,
 ) -> Figure:
     """Explain a photo of any size: it is centre-cropped and resized to the model's 32 x 32 input, explained,
     and the map is laid over the photo's centre square at the photo's own size, with the top-3 classes.
@@ -126,13 +149,13 @@ def own_image_figure(
     ``image``: (H, W, 3) RGB or any image :func:`course_utils.images.as_rgb` reads (a 0-1 float image from
     ``plt.imread`` too). A photo larger than :data:`DISPLAY_MAX_SIDE` pixels is drawn from a reduced copy (the
     axes keep the photo's own pixel coordinates). ``explainers``: a dict used as a cache of built explainers.
-    An unknown ``method`` or ``layer``, a class out of range or too few ``class_names`` raise
-    :class:`~course_utils.validation.CourseValueError` naming what is valid.
+    ``parts=True`` draws four panels instead of two: the photo, the map alone (at 32 x 32), the overlay and the
+    top 3 (the app, ``apps/explain_an_image.ipynb``). An unknown ``method`` or ``layer``, a class out of range or
+    too few ``class_names`` raise :class:`~course_utils.validation.CourseValueError` naming what is valid.
     """
     registry.method(method)
-    return _own_image_figure(
-        model, _Photo(image), method, class_index, layer, class_names, {} if explainers is None else explainers
-    )[0]
+    cache = {} if explainers is None else explainers
+    return _own_image_figure(model, _Photo(image), method, class_index, layer, class_names, cache, bool(parts))[0]
 
 
 def _error_html(message) -> str:
@@ -149,6 +172,7 @@ def own_image_explorer(
     image: ArrayLike | str | bytes | None = None,
     url: str = "",
     class_names: Sequence[str] = data.CLASS_NAMES,
+    parts: bool = False,
 ) -> ipywidgets.VBox:  # long: builds and wires nine widgets
     """A URL box, an upload button, and method / class / layer controls over :func:`own_image_figure`.
 
@@ -162,6 +186,7 @@ def own_image_explorer(
     for a 50-megapixel PNG (8000 x 6250): loading it and drawing the first picture peak 360 MB above what the
     kernel held, after which it keeps only the reduced copy (1024 x 800: 2.5 MB); a redraw takes 0.2-0.3 s and
     50 MB while it runs (before: every redraw drew all 50 megapixels, +3.2 GB and 3-13 s).
+    ``parts=True`` shows the photo, the map alone, the overlay and the top 3 side by side (:func:`own_image_figure`).
     ``image``, ``class_names`` and a model without convolutional layers are checked at the call
     (:class:`~course_utils.validation.CourseValueError`).
     """
@@ -194,7 +219,9 @@ def own_image_explorer(
             return
         start = time.perf_counter()
         try:
-            fig = _own_image_figure(model, state["photo"], method.value, cls.value, layer.value, names, cache)[0]
+            fig = _own_image_figure(
+                model, state["photo"], method.value, cls.value, layer.value, names, cache, bool(parts)
+            )[0]
         except (ValueError, CourseError) as err:  # e.g. CAM asked for an earlier layer
             status.value = _error_html(err)
             return
@@ -204,6 +231,7 @@ def own_image_explorer(
         box.last_redraw_ms = 1e3 * (time.perf_counter() - start)
 
     def set_image(source) -> None:
+        status.value = "Loading the image ..."  # a download may take up to images.TIMEOUT_S
         try:
             photo = _Photo(images.load_image(source))
         except CourseError as err:  # ImageLoadError, or pixels that cannot be read
