@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from .validation import CourseError
+
 #: How many test images the live explorers offer (the first ones of the CIFAR-10 test set, on every page).
 N_IMAGES = 12
 #: Bumped when what is stored or how changes: part of the cache key.
@@ -36,8 +38,9 @@ CACHE = Path(os.environ.get("COURSE_SITE_CACHE", Path(__file__).resolve().parent
 FILES = ("explorer.json", "maps.bin.gz")
 
 
-class LiveExplorerError(Exception):
-    """The data cannot be computed: CIFAR-10 or the course model is missing."""
+class LiveExplorerError(CourseError):
+    """The data cannot be computed: CIFAR-10 or the course model is missing (a :class:`CourseError`, like every
+    error the course raises on purpose; the site builder turns it into its own ``SiteError``)."""
 
 
 def quantize(maps: np.ndarray) -> np.ndarray:
