@@ -16,7 +16,7 @@ import importlib
 import os
 import platform
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _SUBMODULES = (
     "data",

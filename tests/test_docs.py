@@ -184,6 +184,11 @@ def test_licences_citation_and_changelog_agree_on_the_version():
     releases = re.findall(r"^## \[(\d+\.\d+\.\d+)\] - (\d{4}-\d\d-\d\d)$", changelog, flags=re.M)
     assert releases and releases[0][0] == version, "CHANGELOG.md's newest release is not the package's version"
     assert str(cff["date-released"]) == releases[0][1]
+    # Keep a Changelog: "Unreleased" on top, then the newest release, which says what it brought.
+    sections = re.split(r"^## ", changelog, flags=re.M)[1:]
+    assert sections[0].startswith("[Unreleased]"), "CHANGELOG.md must start with an [Unreleased] section"
+    assert sections[1].startswith(f"[{version}] - "), "the section after [Unreleased] must be the package's version"
+    assert "### " in sections[1] and "\n- " in sections[1], f"CHANGELOG.md's section {version} lists no changes"
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for text in ("CC BY 4.0", "MIT", "CITATION.cff", "CHANGELOG.md", f"v{version}", "Krizhevsky"):
         assert text in readme, text
