@@ -112,7 +112,8 @@ def test_readme_has_the_site_command():
     (site_cmd,) = _readme_block("site-command")
     assert 'pip install -e ".[site]"' in site_cmd and "python -m course_utils.site" in site_cmd
     section = (ROOT / "README.md").read_text().split("## The course as a website", 1)[1].split("\n## ", 1)[0]
-    assert "not set up yet" in section   # publishing (GitHub Pages) is not part of it yet, and README says so
+    # publishing is .github/workflows/pages.yml, which cannot run where the course is built, and README says so
+    assert ".github/workflows/pages.yml" in section and "cannot run here" in section
     assert "_site/" in (ROOT / ".gitignore").read_text().split()
 
 
@@ -134,3 +135,78 @@ def test_ci_runs_the_readme_command_with_the_real_data():
     assert "test-command" in ci and "CIFAR10_PATH" in ci and "shared/data/cifar-10-python.tar.gz" in ci
     # it refuses a README command that lost the constraints, and CI_NEWEST=1 drops them on purpose
     assert '*"-c constraints.txt"*' in ci and "CI_NEWEST" in ci
+
+
+def _workflow(name: str) -> dict:
+    data = yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
+    data["on"] = data.pop(True, data.get("on"))   # YAML 1.1 reads the key `on` as True
+    return data
+
+
+def _run_lines(job: dict) -> list[str]:
+    return [line.strip() for step in job["steps"] for line in step.get("run", "").splitlines()]
+
+
+def _supported_pythons() -> list[str]:
+    spec = SpecifierSet(_pyproject()["project"]["requires-python"])
+    return [f"3.{minor}" for minor in range(8, 20) if spec.contains(f"3.{minor}.5")]
+
+
+def test_the_tests_workflow_runs_the_readme_command_on_every_system_and_python():
+    """.github/workflows/tests.yml: Linux, Windows and macOS on Apple Silicon, times every Python that
+    pyproject.toml allows, each running .ci/run (README's test command) with the real CIFAR-10 and a Chromium."""
+    wf = _workflow("tests.yml")
+    assert "push" in wf["on"] and "pull_request" in wf["on"]
+    (job,) = wf["jobs"].values()
+    matrix = job["strategy"]["matrix"]
+    assert set(matrix["os"]) == {"ubuntu-latest", "windows-latest", "macos-14"}   # macos-14: arm64
+    assert matrix["python"] == _supported_pythons() == ["3.11", "3.12", "3.13"]
+    assert job["strategy"]["fail-fast"] is False and job["defaults"]["run"]["shell"] == "bash"
+    steps = job["steps"]
+    cifar = next(i for i, step in enumerate(steps) if step.get("uses") == "./.github/actions/cifar10")
+    tests = next(i for i, step in enumerate(steps) if step.get("run", "").strip() == "bash .ci/run")
+    assert cifar < tests, "CIFAR-10 must be there before the tests run"
+    setup = next(step for step in job["steps"] if step.get("uses", "").startswith("actions/setup-python@"))
+    assert setup["with"]["python-version"] == "${{ matrix.python }}"
+    assert any("CHROMIUM_PATH" in line for line in _run_lines(job))
+    # .ci/run runs README's command, and on Windows only swaps in the venv's Scripts folder and `python`
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "<!-- test-command -->" in ci and ".venv/Scripts/activate" in ci and 'bash -euo pipefail -c "$cmd"' in ci
+
+
+def test_the_pages_workflow_builds_the_site_with_the_readme_command_and_publishes_it():
+    wf = _workflow("pages.yml")
+    assert wf["permissions"]["pages"] == "write" and wf["permissions"]["id-token"] == "write"
+    build, deploy = wf["jobs"]["build"], wf["jobs"]["deploy"]
+    (site_cmd,) = _readme_block("site-command")
+    runs = _run_lines(build)
+    assert "python -m course_utils.site" in site_cmd and "python -m course_utils.site" in runs
+    assert any('pip install -e ".[site]" -c constraints.txt' in line for line in runs)
+    uses = [step.get("uses", "") for step in build["steps"]]
+    assert "./.github/actions/cifar10" in uses   # the live explorers' maps need the real test images
+    upload = next(step for step in build["steps"] if step.get("uses", "").startswith("actions/upload-pages-artifact@"))
+    assert upload["with"]["path"] == "_site"
+    assert deploy["needs"] == "build" and deploy["environment"]["name"] == "github-pages"
+    assert any(step.get("uses", "").startswith("actions/deploy-pages@") for step in deploy["steps"])
+
+
+def test_the_workflows_fetch_the_official_cifar10_and_check_it():
+    """The composite action downloads the file course_utils.data knows, with the same SHA-256."""
+    from course_utils.data import constants
+
+    action = yaml.safe_load((ROOT / ".github" / "actions" / "cifar10" / "action.yml").read_text())
+    assert action["runs"]["using"] == "composite"
+    cache, fetch = action["runs"]["steps"]
+    assert cache["uses"].startswith("actions/cache@") and "cifar-10-python.tar.gz" in cache["with"]["key"]
+    script = fetch["run"]
+    assert f'URL = "{constants.CIFAR10_URL}"' in script and f'SHA256 = "{constants.CIFAR10_SHA256}"' in script
+    assert "GITHUB_ENV" in script and "CIFAR10_PATH=" in script
+    # the script itself is valid Python
+    compile(script, "action.yml", "exec")
+
+
+def test_readme_says_the_workflows_cannot_run_here():
+    text = (ROOT / "README.md").read_text()
+    for name in ("tests.yml", "pages.yml"):
+        assert f".github/workflows/{name}" in text, name
+    assert "cannot run here" in text
