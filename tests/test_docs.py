@@ -192,3 +192,71 @@ def test_licences_citation_and_changelog_agree_on_the_version():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for text in ("CC BY 4.0", "MIT", "CITATION.cff", "CHANGELOG.md", f"v{version}", "Krizhevsky"):
         assert text in readme, text
+
+
+def _guide_fields(body: str) -> dict[str, str]:
+    """The bulleted fields of a notebook's section in the guide: {"Goals": ..., "Project": ..., ...}."""
+    return dict(re.findall(r"^- \*\*(\w+):\*\*(.*?)(?=^- \*\*|\Z)", body, flags=re.M | re.S))
+
+
+def _live_notebooks(guide: str) -> dict[str, dict[str, str]]:
+    """{"01": fields, ...} for each core notebook taught live, in part ("### 01 ... (live 20 min of ...)")."""
+    found = re.findall(r"^### (\d\d) [^\n]*\(live[^\n]*\n(.*?)(?=^##)", guide, flags=re.M | re.S)
+    return {num: _guide_fields(body) for num, body in found}
+
+
+def _sections_and_turns(path: Path) -> tuple[list[str], dict[int, str]]:
+    """A notebook's ``##`` sections in order, and the section that holds each "### Your turn N"."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    sections: list[str] = []
+    turns: dict[int, str] = {}
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            source = cell["source"]
+            for line in ("".join(source) if isinstance(source, list) else source).splitlines():
+                if m := re.match(r"## (.*)", line):
+                    sections.append(_norm(m.group(1)))
+                elif (m := re.match(r"### Your turn (\d+)", line)) and sections:
+                    turns[int(m.group(1))] = sections[-1]
+    return sections, turns
+
+
+def _cites(text: str, section: str) -> bool:
+    """``text`` names ``section`` (in full, or by the start of its title, as the guide shortens them)."""
+    return any(section.startswith(_norm(cited)) for cited in SECTION.findall(text))
+
+
+def test_every_live_segment_rests_on_what_was_taught_live_or_before():
+    """The class of fault a dry run of the plan found: a live exercise or an exit-quiz question about a section
+    the timeline skipped. For each notebook taught live, in part: each live exercise ("Live: 3 and 4") is in the
+    timeline (**Project:**) with its section; every section before the last one taught live is either in the
+    timeline or named as homework (**Homework:**, or the session's "Cut from" paragraph), never silently
+    skipped; and each core notebook's section that an exit quiz's answer cites is in that notebook's timeline."""
+    guide = GUIDE.read_text(encoding="utf-8")
+    cut = " ".join(part.split("\n\n", 1)[0] for part in guide.split("**Cut from session")[1:])
+    live = _live_notebooks(guide)
+    assert set(live) == {"01", "03", "04", "05", "06", "09"}, sorted(live)
+    for num, fields in live.items():
+        project, homework = fields["Project"], fields.get("Homework", "")
+        sections, turns = _sections_and_turns(next((ROOT / "notebooks").glob(f"{num}_*.ipynb")))
+        said = re.search(r"Live: ([^;.]*)", fields["Exercises"])
+        for n in map(int, re.findall(r"\d+", said.group(1) if said else "")):
+            assert f"your turn {n}" in _norm(project), f"notebook {num}: live Your turn {n} has no place in the timeline"
+            assert _cites(project, turns[n]), f"notebook {num}: live Your turn {n}'s section {turns[n]!r} is not live"
+        taught = [i for i, section in enumerate(sections) if _cites(project, section)]
+        assert taught, f"notebook {num}: its timeline names none of its sections"
+        for section in sections[: max(taught)]:
+            assert _cites(project, section) or _cites(homework, section) or _cites(cut, section), (
+                f"notebook {num}: section {section!r} comes before what is taught live, but is neither in the "
+                "timeline nor named as homework")
+    answers = guide.split("### Answers", 1)[1].split("\n## ", 1)[0]
+    for quiz, text in zip(("1", "2"), answers.split("Quiz 2:", 1)):
+        sessions = {"1": ("01", "03", "04"), "2": ("01", "03", "04", "05", "06", "09")}[quiz]
+        for m in REFERENCE.finditer(text):
+            num = m.group(1)
+            if num.startswith("A"):
+                continue   # an appendix is further reading for the answer, never what the question needs
+            assert num in sessions, f"exit quiz {quiz} cites notebook {num}, not taught live by then"
+            for section in SECTION.findall(m.group(2)):
+                assert _cites(live[num]["Project"], _norm(section)), (
+                    f"exit quiz {quiz}'s answer cites notebook {num}, section {section!r}, which is not live")
