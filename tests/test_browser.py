@@ -89,6 +89,12 @@ def browser():
 def _run_all(page, url: str, notebook: str) -> None:
     # a workspace of its own, reset: no tab of an earlier test is restored beside this notebook
     page.goto(f"{url}/lab/workspaces/{notebook[:2]}/tree/{notebook}?reset", wait_until="domcontentloaded")
+    _start_run_all(page)
+    _wait_run_all(page)
+
+
+def _start_run_all(page) -> None:
+    """In the notebook the page shows: wait for its kernel, clear the outputs, and click Run > Run All Cells."""
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=120_000)
     select = page.get_by_role("button", name="Select", exact=True)
     try:  # older settings may still ask which kernel to start
@@ -103,6 +109,10 @@ def _run_all(page, url: str, notebook: str) -> None:
         .every(p => !/\\d/.test(p.textContent))""", timeout=30_000)
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+
+
+def _wait_run_all(page) -> None:
+    """Wait until every code cell of the notebook the page shows has run and its kernel is idle."""
     # every code cell gets a number; none is left waiting ([*]) or unrun ([ ]). Solution cells are folded
     # (their input is hidden, a placeholder shows no prompt): their outputs' prompts are read instead, and a
     # folded cell without output is judged by the cells around it.

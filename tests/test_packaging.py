@@ -70,7 +70,7 @@ def test_constraints_pin_versions_that_the_floors_allow():
     assert "course-utils" not in pins and all(re.fullmatch(r"[0-9][0-9A-Za-z.+!-]*", v) for v in pins.values())
     project = _pyproject()["project"]
     extras = project["optional-dependencies"]
-    for text in project["dependencies"] + extras["test"] + extras["heic"] + extras["lab"] + extras["site"] + extras["app"]:
+    for text in project["dependencies"] + extras["test"] + extras["heic"] + extras["lab"] + extras["site"] + extras["app"] + extras["hub"]:
         req = Requirement(text)
         if req.name == "course_utils":
             continue
