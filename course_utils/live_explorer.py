@@ -32,7 +32,7 @@ from .validation import CourseError
 #: How many test images the live explorers offer (the first ones of the CIFAR-10 test set, on every page).
 N_IMAGES = 12
 #: Bumped when what is stored or how changes: part of the cache key.
-FORMAT = 1
+FORMAT = 2
 #: Where the computed files are kept between builds (override with COURSE_SITE_CACHE).
 CACHE = Path(os.environ.get("COURSE_SITE_CACHE", Path(__file__).resolve().parents[1] / "_site_cache"))
 FILES = ("explorer.json", "maps.bin.gz")
@@ -98,6 +98,31 @@ def _images() -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(x[:N_IMAGES]), np.asarray(y[:N_IMAGES])
 
 
+def _low_res_explainer(ex, name: str, layer: str | None):
+    """The explainer for ``name`` at ``layer`` that stops before upsampling and normalising (a CAM-family map
+    that the explorer shows upsampled to the image and scaled to its peak), or None for any other method."""
+    from .explain import registry
+
+    shown = ex.explainer(name, layer)
+    if not all(getattr(shown, flag, False) for flag in ("upsample", "normalize", "relu")):
+        return None
+    return registry.make(name, ex.model, layer, fast="slider", upsample=False, normalize=False)
+
+
+def _as_stored(maps: np.ndarray, size: tuple[int, int], low_res: bool) -> tuple[str, np.ndarray]:
+    """(kind, values) as stored: 'low' (uint16, each map scaled to its peak), 'heat' or 'gradient' (uint8)."""
+    from . import viz
+
+    if maps.ndim == 4:
+        return "gradient", quantize(np.stack([viz.gradient_image(g) for g in maps]))
+    maps = np.asarray(maps, dtype=np.float64)
+    peak = maps.max(axis=(1, 2), keepdims=True)
+    scaled = np.divide(maps, peak, out=np.zeros_like(maps), where=peak > 0)
+    if not low_res or maps.shape[1:] == tuple(size):  # already at the image's size: as shown
+        return "heat", quantize(scaled)
+    return "low", np.floor(np.clip(scaled, 0.0, 1.0) * 65535.0 + 0.5).astype("<u2")
+
+
 def compute() -> tuple[dict[str, Any], bytes]:
     """Compute the index (JSON-able) and the raw bytes (not yet gzipped) of every map."""
     from . import models, viz
@@ -116,39 +141,37 @@ def compute() -> tuple[dict[str, Any], bytes]:
     c = np.tile(np.arange(classes), n)
     blobs: list[bytes] = [ex.images.astype(np.uint8).tobytes()]
     offset = len(blobs[0])
+    seen: dict[bytes, int] = {}  # the same bytes (CAM, XGrad-CAM and HiResCAM at the last layer): stored once
     slots: dict[str, dict[str, Any]] = {}
     errors: dict[str, dict[str, str]] = {}
     logits = None
     for name, m in registry.REGISTRY.items():
         for layer in ex.layers if m.takes_layer else [None]:
             try:
+                low = _low_res_explainer(ex, name, layer)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # an empty map is stored as one; the page says so
-                    e = ex.explainer(name, layer).explain(x, c)
+                    e = (low or ex.explainer(name, layer)).explain(x, c)
             except ValueError as err:  # CAM before the last layer: the explorer shows a note instead
                 errors.setdefault(name, {})[str(layer)] = str(err)
                 continue
             logits = e.logits[::classes] if logits is None else logits
-            if e.maps.ndim == 4:
-                q = quantize(np.stack([viz.gradient_image(g) for g in e.maps]))
-                kind = "gradient"
-            else:
-                q = quantize(e.maps)
-                kind = "heat"
+            kind, q = _as_stored(e.maps, (h, w), low is not None)
             q = q.reshape(n, classes, *q.shape[1:])
             per_class = not all(np.array_equal(q[:, 0], q[:, k]) for k in range(1, classes))
             if not per_class:
                 q = q[:, :1]
             raw = np.ascontiguousarray(q).tobytes()
-            key = f"{name}|{layer or ''}"
-            slots[key] = {
-                "offset": offset,
-                "kind": kind,
-                "per_class": per_class,
-                "channels": 3 if kind == "gradient" else 1,
-            }
-            blobs.append(raw)
-            offset += len(raw)
+            slot = {"kind": kind, "per_class": per_class, "shape": list(q.shape[2:4])}
+            slot["channels"] = 3 if kind == "gradient" else 1
+            slot["bytes"] = 2 if kind == "low" else 1
+            if raw in seen:
+                slot["offset"] = seen[raw]
+            else:
+                slot["offset"] = seen[raw] = offset
+                blobs.append(raw)
+                offset += len(raw)
+            slots[f"{name}|{layer or ''}"] = slot
     assert logits is not None
     predicted = [int(v) for v in np.argmax(logits, axis=1)]
     index = {
@@ -206,19 +229,46 @@ def read(folder: Path) -> tuple[dict[str, Any], np.ndarray]:
     return index, raw
 
 
+def _axis(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bilinear resize weights along one axis, as TensorFlow's ``tf.image.resize`` (half-pixel centres):
+    lower and upper source index and the weight of the upper one, for each output index."""
+    where = (np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5
+    floor = np.floor(where)
+    lower = np.maximum(floor, 0).astype(int)
+    upper = np.minimum(np.ceil(where), n_in - 1).astype(int)
+    return lower, upper, where - floor
+
+
+def upsample(low: np.ndarray, h: int, w: int) -> np.ndarray:
+    """A stored low-resolution map (uint16) as the explorer shows it: resized to (h, w) as TensorFlow's
+    bilinear resize does, scaled to its peak, then 8-bit (:func:`quantize`). ``explorer.js`` does the same
+    arithmetic in the same order (float64), so that both give the same bytes."""
+    a = low.astype(np.float64)
+    y0, y1, ty = _axis(a.shape[0], h)
+    x0, x1, tx = _axis(a.shape[1], w)
+    top = a[y0][:, x0] + (a[y0][:, x1] - a[y0][:, x0]) * tx
+    bottom = a[y1][:, x0] + (a[y1][:, x1] - a[y1][:, x0]) * tx
+    up = top + (bottom - top) * ty[:, None]
+    peak = up.max()
+    return quantize(up / peak if peak > 0 else np.zeros_like(up))
+
+
 def stored_map(index: dict[str, Any], raw: np.ndarray, image: int, class_index: int, layer: str, method: str):
-    """The stored map (h, w) or (h, w, 3) uint8 for one combination, or None where the method cannot explain
-    that layer (CAM before the last layer)."""
+    """The map (h, w) or (h, w, 3) uint8 that the page draws for one combination, from the stored bytes, or None
+    where the method cannot explain that layer (CAM before the last layer)."""
     takes_layer = next(m["takes_layer"] for m in index["methods"] if m["name"] == method)
     slot = index["slots"].get(f"{method}|{layer if takes_layer else ''}")
     if slot is None:
         return None
     h, w = index["size"]
+    lh, lw = slot["shape"]
     ch = slot["channels"]
-    per = h * w * ch
+    per = lh * lw * ch * slot["bytes"]
     k = (image * len(index["class_names"]) + class_index) if slot["per_class"] else image
     start = slot["offset"] + k * per
     out = raw[start : start + per]
+    if slot["kind"] == "low":
+        return upsample(out.view("<u2").reshape(lh, lw), h, w)
     return out.reshape(h, w, ch) if ch == 3 else out.reshape(h, w)
 
 
