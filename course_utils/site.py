@@ -11,8 +11,9 @@ Nothing is executed: every notebook is shown with the outputs committed with it.
 table of contents, in the order of :func:`course_utils.notebooks.course_notebooks`) and runs Sphinx. An
 explorer's output (a live widget with image, class, layer and method controls) becomes a live explorer that
 ``_static/explorer.js`` draws in the browser from maps computed at build time for the first 12 test images
-(:mod:`course_utils.live_explorer`, cached between builds); any other widget is replaced by the first picture and
-text stored in the notebook. A solution cell is folded behind a button, as in JupyterLab. Every page loads its scripts, styles, fonts and
+(:mod:`course_utils.live_explorer`, cached between builds); so does an explorer of image and class only whose cell
+names its fixed layer and method in its metadata (:data:`FIXED_KEY`, notebook 04's CAM explorer); any other
+widget is replaced by the first picture and text stored in the notebook. A solution cell is folded behind a button, as in JupyterLab. Every page loads its scripts, styles, fonts and
 MathJax from the site itself.
 """
 

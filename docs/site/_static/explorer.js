@@ -45,9 +45,9 @@
     return { lo: lo, hi: hi, t: t };
   }
 
-  // A stored low-resolution map (uint16, little-endian) resized to h x w, scaled to its peak, then 8-bit.
-  function upsample(bytes, lh, lw, h, w) {
-    var a = new Float64Array(lh * lw), up = new Float64Array(h * w), out = new Uint8Array(h * w), peak = 0;
+  // A stored low-resolution map (uint16, little-endian) resized to h x w as TensorFlow does, scaled to its peak.
+  function resized(bytes, lh, lw, h, w) {
+    var a = new Float64Array(lh * lw), up = new Float64Array(h * w), peak = 0;
     for (var j = 0; j < a.length; j++) a[j] = bytes[2 * j] + 256 * bytes[2 * j + 1];
     var Y = axis(lh, h), X = axis(lw, w);
     for (var y = 0; y < h; y++) {
@@ -60,11 +60,40 @@
         if (v > peak) peak = v;
       }
     }
-    for (var k = 0; k < up.length; k++) {
-      var d = peak > 0 ? up[k] / peak : 0;
-      out[k] = Math.floor(Math.min(Math.max(d, 0), 1) * 255 + 0.5);
+    for (var k = 0; k < up.length; k++) up[k] = peak > 0 ? up[k] / peak : 0;
+    return up;
+  }
+
+  function quantize(v) { return Math.floor(Math.min(Math.max(v, 0), 1) * 255 + 0.5); }
+
+  // Stored signed gradients (int16, little-endian) as numbers.
+  function signed(bytes) {
+    var out = new Float64Array(bytes.length / 2);
+    for (var j = 0; j < out.length; j++) {
+      var v = bytes[2 * j] + 256 * bytes[2 * j + 1];
+      out[j] = v >= 32768 ? v - 65536 : v;
     }
     return out;
+  }
+
+  // The 99th percentile of |g|, as numpy's np.percentile (linear); live_explorer.percentile99 in Python.
+  function percentile99(g) {
+    var a = Float64Array.from(g, Math.abs).sort(), where = 0.99 * (a.length - 1), i = Math.floor(where);
+    var t = where - i, lo = a[i], hi = a[Math.min(i + 1, a.length - 1)];
+    return t >= 0.5 ? hi - (hi - lo) * (1 - t) : lo + (hi - lo) * t;
+  }
+
+  // Signed gradients as the course shows them (viz.gradient_image): 0.5 is zero, scaled by the 99th percentile.
+  function gradientPicture(g) {
+    var scale = percentile99(g), out = new Uint8Array(g.length);
+    for (var j = 0; j < g.length; j++) out[j] = quantize(scale > 0 ? 0.5 + 0.5 * g[j] / scale : 0.5);
+    return out;
+  }
+
+  function bytesOf(ix, raw, slot, image, cls) {
+    var per = slot.shape[0] * slot.shape[1] * slot.channels * slot.bytes;
+    var k = slot.per_class ? image * ix.class_names.length + cls : image;
+    return raw.subarray(slot.offset + k * per, slot.offset + (k + 1) * per);
   }
 
   // The map the page draws for one combination: 8-bit values (h x w, or h x w x 3 for a gradient method).
@@ -72,12 +101,20 @@
     var m = ix.methods.filter(function (x) { return x.name === method; })[0];
     var slot = ix.slots[method + "|" + (m.takes_layer ? layer : "")];
     if (!slot) return null;
-    var h = ix.size[0], w = ix.size[1], lh = slot.shape[0], lw = slot.shape[1];
-    var per = lh * lw * slot.channels * slot.bytes;
-    var k = slot.per_class ? image * ix.class_names.length + cls : image;
-    var start = slot.offset + k * per, data = raw.subarray(start, start + per);
-    if (slot.kind === "low") data = upsample(data, lh, lw, h, w);
-    return { kind: slot.kind === "gradient" ? "gradient" : "heat", channels: slot.channels, data: data };
+    var h = ix.size[0], w = ix.size[1], data;
+    if (slot.kind === "product") {  // guided Grad-CAM: guided backpropagation times the upsampled Grad-CAM
+      var gs = ix.slots[slot.of[0]], cs = ix.slots[slot.of[1]];
+      var g = signed(bytesOf(ix, raw, gs, image, cls));
+      var cam = resized(bytesOf(ix, raw, cs, image, cls), cs.shape[0], cs.shape[1], h, w);
+      for (var j = 0; j < g.length; j++) g[j] = g[j] * cam[Math.floor(j / 3)];
+      data = gradientPicture(g);
+    } else {
+      data = bytesOf(ix, raw, slot, image, cls);
+      if (slot.kind === "low") data = Uint8Array.from(resized(data, slot.shape[0], slot.shape[1], h, w), quantize);
+      else if (slot.kind === "signed") data = gradientPicture(signed(data));
+    }
+    var gradient = slot.channels === 3;
+    return { kind: gradient ? "gradient" : "heat", channels: slot.channels, data: data };
   }
 
   function draw(ctx, ix, raw, image, cls, layer, method) {
