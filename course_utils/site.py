@@ -11,8 +11,9 @@ Nothing is executed: every notebook is shown with the outputs committed with it.
 table of contents, in the order of :func:`course_utils.notebooks.course_notebooks`) and runs Sphinx. An
 explorer's output (a live widget with image, class, layer and method controls) becomes a live explorer that
 ``_static/explorer.js`` draws in the browser from maps computed at build time for the first 12 test images
-(:mod:`course_utils.live_explorer`, cached between builds); any other widget is replaced by the first picture and
-text stored in the notebook. A solution cell is folded behind a button, as in JupyterLab. Every page loads its scripts, styles, fonts and
+(:mod:`course_utils.live_explorer`, cached between builds); so does an explorer of image and class only whose cell
+names its fixed layer and method in its metadata (:data:`FIXED_KEY`, notebook 04's CAM explorer); any other
+widget is replaced by the first picture and text stored in the notebook. A solution cell is folded behind a button, as in JupyterLab. Every page loads its scripts, styles, fonts and
 MathJax from the site itself.
 """
 
@@ -120,24 +121,60 @@ def _controls(state: dict[str, Any], model_id: str) -> dict[str, str]:
     return found
 
 
-def live_explorer(output: dict[str, Any], state: dict[str, Any]) -> list[dict[str, Any]] | None:
+#: The cell metadata key that makes a notebook's own explorer of image and class live on the site, with the
+#: layer and method its code fixes: ``{"live_explorer": {"layer": "conv4", "method": "CAM"}}`` (notebook 04).
+FIXED_KEY = "live_explorer"
+
+
+def live_explorer(
+    output: dict[str, Any], state: dict[str, Any], fixed: dict[str, str] | None = None
+) -> list[dict[str, Any]] | None:
     """An explorer's output (image, class, layer and method controls) as the site's live explorer: a
     ``<div class="live-explorer">`` holding the stored control values, which ``explorer.js`` fills with controls
-    and a canvas. None for any other output."""
+    and a canvas. An output with only image and class controls is made live too when ``fixed`` (the cell's
+    :data:`FIXED_KEY` metadata) names the layer and method its code uses; the page then offers image and class
+    only. None for any other output."""
     view = output.get("data", {}).get(WIDGET_VIEW)
     if not isinstance(view, dict) or "model_id" not in view:
         return None
     values = _controls(state, str(view["model_id"]))
+    if fixed and not ("layer" in values or "method" in values):
+        values.update(layer=str(fixed.get("layer", "")), method=str(fixed.get("method", "")))
+    else:
+        fixed = None
     if not all(name in values for name in EXPLORER_CONTROLS):
         return None
     values["class"] = _class_value(values["class"])  # the menu's label -> the class index (-1: predicted)
     attrs = " ".join(f'data-{n}="{escape(values[n], quote=True)}"' for n in EXPLORER_CONTROLS)
+    if fixed:
+        attrs += ' data-fixed="layer method"'
+        what = f"with any class ({escape(values['method'])} at layer {escape(values['layer'])}, as above)"
+    else:
+        what = "with any class, layer and method"
     note = (
-        "<p><em>A live explorer: move its controls to explain the first 12 test images with any class, layer "
-        "and method (maps computed when the site was built; the notebook in JupyterLab explores 100).</em></p>"
+        f"<p><em>A live explorer: move its controls to explain the first 12 test images {what} (maps computed "
+        "when the site was built; the notebook in JupyterLab explores 100).</em></p>"
     )
     div = f'<div class="live-explorer" {attrs}><noscript>The live explorer needs JavaScript.</noscript></div>'
     return [{"output_type": "display_data", "data": {"text/html": note + div}, "metadata": {}}]
+
+
+def _fixed(cell: dict[str, Any], source: Path) -> dict[str, str] | None:
+    """The layer and method a cell's :data:`FIXED_KEY` metadata names, checked against its code: both must
+    appear in it as strings, so that the site cannot show another method than the notebook's explorer."""
+    fixed = cell.get("metadata", {}).get(FIXED_KEY)
+    if fixed is None:
+        return None
+    code = "".join(cell.get("source", []))
+    if not isinstance(fixed, dict) or not all(
+        isinstance(fixed.get(k), str) and (f'"{fixed[k]}"' in code or f"'{fixed[k]}'" in code)
+        for k in ("layer", "method")
+    ):
+        raise SiteError(
+            f"{source.name}: a cell's {FIXED_KEY!r} metadata is {fixed!r}; expected the layer and method that its "
+            'code passes to the explorer, e.g. {"layer": "conv4", "method": "CAM"}. Fix the metadata or the code.'
+        )
+    return fixed
 
 
 def _class_value(name: str) -> str:
@@ -146,8 +183,10 @@ def _class_value(name: str) -> str:
     return str(list(CLASS_NAMES).index(name)) if name in CLASS_NAMES else "-1"
 
 
-def _shown(output: dict[str, Any], state: dict[str, Any], live: bool) -> list[dict[str, Any]]:
-    return (live_explorer(output, state) if live else None) or static_explorer(output, state)
+def _shown(
+    output: dict[str, Any], state: dict[str, Any], live: bool, fixed: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    return (live_explorer(output, state, fixed) if live else None) or static_explorer(output, state)
 
 
 def _static_notebook(source: Path, target: Path, live: bool = True) -> int:
@@ -164,7 +203,8 @@ def _static_notebook(source: Path, target: Path, live: bool = True) -> int:
         if SOLUTION_TAG in tags and "hide-input" not in tags:
             tags.append("hide-input")  # folded as in JupyterLab: a "Show code cell source" toggle
         if "outputs" in cell:
-            cell["outputs"] = [new for out in cell["outputs"] for new in _shown(out, state, live)]
+            fixed = _fixed(cell, source)
+            cell["outputs"] = [new for out in cell["outputs"] for new in _shown(out, state, live, fixed)]
     target.write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
     return sum(
         'class="live-explorer"' in str(o.get("data", {}).get("text/html", ""))

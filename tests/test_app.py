@@ -61,7 +61,7 @@ def test_the_template_is_found_on_jupyter_path_and_loads_nothing_from_other_host
 def test_the_app_notebook_is_one_explorer_with_its_parts_and_no_outputs():
     nb = json.loads(app.APP_NOTEBOOK.read_text())
     code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
-    assert any("own_image_explorer(model, parts=True)" in c for c in code)
+    assert any("own_image_explorer(model, parts=True, plain=True)" in c for c in code)  # messages for a person
     assert all(not c["outputs"] and c["execution_count"] is None for c in nb["cells"] if c["cell_type"] == "code")
 
 
@@ -240,9 +240,51 @@ class _Watched:
 
 
 def _expected_message(address: str) -> str:
+    """What the app shows for ``address``: load_image's error in the app's own words (no option names)."""
     with pytest.raises(cu.images.ImageLoadError) as err:
         cu.images.load_image(address)
-    return str(err.value)
+    return cu.widgets.plain_message(err.value)
+
+
+#: What a person who writes no code cannot act on: option names, code, packages, Python's names for errors.
+CODER_WORDS = ("timeout=", "max_bytes", "max_pixels", "pass ", "pip ", "kernel", "Error", "b'", "GradCAM(")
+
+
+def test_the_apps_messages_are_plain_words_and_the_notebooks_keep_theirs(tmp_path):
+    """Every kind of image error, and CAM at an early layer, in the app's words: what happened, what to do with
+    the page's controls; the notebooks' messages (which name the options a coder changes) stay as they are."""
+    (tmp_path / "notes.txt").write_text("this is not an image")
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\x89PNG" + bytes(2000))
+    cases = {
+        "not_image": lambda: cu.images.load_image(str(tmp_path / "notes.txt")),
+        "no_file": lambda: cu.images.load_image(str(tmp_path / "gone.png")),
+        "too_large": lambda: cu.images.load_image(str(big), max_bytes=1000),
+        "empty_upload": lambda: cu.images.load_image(()),
+        "unreachable": lambda: cu.images.load_image("http://127.0.0.1:9/cat.png", timeout=2),
+    }
+    raised = {}
+    for reason, load in cases.items():
+        with pytest.raises(cu.images.ImageLoadError) as err:
+            load()
+        raised[reason] = str(err.value)
+        assert err.value.reason == reason, (reason, str(err.value))
+        plain = cu.widgets.plain_message(err.value)
+        assert plain != str(err.value) and not [w for w in CODER_WORDS if w in plain], (reason, plain)
+        assert "Upload" in plain or "smaller" in plain or "address" in plain, plain  # what to do, on the page
+    # the notebooks' messages stay as they were: they name the option or the call a coder changes
+    assert "raise max_bytes" in raised["too_large"] and "pass its file path" in raised["unreachable"]
+    slow = cu.images.ImageLoadError("x did not answer within 10 s ... pass a larger timeout=...", reason="too_slow",
+                                    subject="https://example.org/<b>cat</b>.png", limit="10 s")
+    text = cu.widgets.plain_message(slow)
+    assert text.startswith("https://example.org/<b>cat</b>.png did not send the whole image within 10 s.")
+    assert "timeout" not in text and "<b>" not in cu.widgets.own_image._error_html(text)  # escaped on the page
+    for name in cu.widgets.PLAIN_MESSAGES:  # every kind: no coder words, even with a subject that has some
+        assert not [w for w in CODER_WORDS if w in cu.widgets.PLAIN_MESSAGES[name]], name
+    cam = ValueError("CAM needs the chosen layer to feed GlobalAveragePooling2D -> Dense; ... Use GradCAM instead")
+    text = cu.widgets.plain_message(cam, "CAM", "conv1", "conv4")
+    assert "conv1" in text and "conv4" in text and "Grad-CAM" in text and "GlobalAveragePooling2D" not in text
+    assert cu.widgets.plain_message(cam, "CAM", "conv4", "conv4") == str(cam)  # not a layer question: as raised
 
 
 @browser_only
@@ -265,6 +307,13 @@ def test_an_address_gives_a_map_and_every_bad_address_its_message(voila, images,
     w.box.locator("select").nth(1).select_option(label="ship")  # the class menu
     ship = w.wait_for(lambda: (h := w.picture()) != cat and h)
     assert ship != cat
+    w.box.locator("select").nth(0).select_option(label="CAM")  # CAM at an early layer: the app's own words
+    w.box.locator("select").nth(2).select_option(label="conv1")
+    w.wait_for(lambda: w.status().startswith("CAM cannot explain the layer conv1"), timeout=60)
+    assert "Grad-CAM" in w.status() and "GlobalAveragePooling2D" not in w.status()
+    w.box.locator("select").nth(2).select_option(label="conv4")
+    w.box.locator("select").nth(0).select_option(label="Grad-CAM")
+    w.wait_for(lambda: w.status() == "")
 
     shown_before = w.caption()
     hostile = ["missing.png", "notes.txt", "evil.png", "huge.png", "slow.png"]

@@ -38,7 +38,9 @@ def _enable_heif(what: str) -> None:
         raise ImageLoadError(
             f"{what} is a HEIC/HEIF photo (the format iPhones save), and reading it needs the optional "
             f"package pillow-heif, which is not installed. Install it with {_HEIF_INSTALL}, restart the "
-            "kernel and load the photo again; or save the photo as JPEG and load that."
+            "kernel and load the photo again; or save the photo as JPEG and load that.",
+            reason="heic",
+            subject=what,
         ) from None
     pillow_heif.register_heif_opener()
     _heif_registered = True
@@ -64,18 +66,27 @@ def _decode(data: bytes, what: str, max_pixels: int) -> np.ndarray:
             with Image.open(io.BytesIO(data), formats=formats) as img:
                 w, h = img.size  # from the header: nothing is decoded yet
                 if w * h > max_pixels:
-                    raise ImageLoadError(too_many.format(w=w, h=h, n=w * h))
+                    raise ImageLoadError(
+                        too_many.format(w=w, h=h, n=w * h),
+                        reason="too_many_pixels",
+                        subject=what,
+                        limit=f"{max_pixels:,} pixels",
+                    )
                 img.load()
                 ImageOps.exif_transpose(img, in_place=True)  # phone photos store "rotate me" in EXIF
                 return _pil_to_rgb(img, what, ImageLoadError)
     except ImageLoadError:
         raise
     except Image.DecompressionBombError as exc:  # larger than Pillow's own limit
-        raise ImageLoadError(f"{what} is too large to decode ({exc}). Use a smaller image.") from None
+        raise ImageLoadError(
+            f"{what} is too large to decode ({exc}). Use a smaller image.", reason="too_many_pixels", subject=what
+        ) from None
     except MemoryError:
         raise ImageLoadError(f"{what} needs more memory to decode than there is. Use a smaller image.") from None
     except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds for broken files: all are "not an image"
         start = bytes(data[:16])
         raise ImageLoadError(
-            f"{what} is not an image that can be decoded (it starts with {start!r}; {type(exc).__name__}). {_EXPECTED}."
+            f"{what} is not an image that can be decoded (it starts with {start!r}; {type(exc).__name__}). {_EXPECTED}.",
+            reason="not_image",
+            subject=what,
         ) from None

@@ -235,7 +235,12 @@ def _download(url: str, timeout: float, max_bytes: int) -> bytes:
         address, shown, auth = _web_address(url)
         return _fetch(address, shown, auth, timeout, max_bytes)
     except ImageLoadError as exc:
-        raise ImageLoadError(_scrub(str(exc), password)) from None
+        raise ImageLoadError(
+            _scrub(str(exc), password),
+            reason=exc.reason,
+            subject=_scrub(exc.subject, password),
+            limit=exc.limit,
+        ) from None
 
 
 # long: each way a download can fail (slow, too large, an HTTP error, a bad redirect) says so itself
@@ -246,6 +251,7 @@ def _fetch(url: str, shown: str, auth: tuple[str, str] | None, timeout: float, m
         f"{where} did not answer in full within {timeout:g} s (one limit for the whole download). Try again, "
         "pass a larger timeout=..., or download the image and pass its file path."
     )
+    slow = {"reason": "too_slow", "subject": where, "limit": f"{timeout:g} s"}
     try:
         request = urllib.request.Request(url, headers={"User-Agent": "course_utils/0.1 (explainability course)"})
     except ValueError as exc:  # e.g. "Invalid IPv6 URL" for http://[::1/x.png
@@ -263,7 +269,10 @@ def _fetch(url: str, shown: str, auth: tuple[str, str] | None, timeout: float, m
                 if declared.isdigit() and int(declared) > max_bytes:
                     raise ImageLoadError(
                         f"{where} is {_size(int(declared))}; the limit is {_size(max_bytes)}. "
-                        "Use a smaller image or raise max_bytes."
+                        "Use a smaller image or raise max_bytes.",
+                        reason="too_large",
+                        subject=where,
+                        limit=_size(max_bytes),
                     )
                 while True:
                     chunk = response.read1(65536)  # one read at a time: the deadline is seen in between
@@ -273,17 +282,22 @@ def _fetch(url: str, shown: str, auth: tuple[str, str] | None, timeout: float, m
                     if received > max_bytes:
                         raise ImageLoadError(
                             f"{where} sent more than {_size(max_bytes)}, the limit. "
-                            "Use a smaller image or raise max_bytes."
+                            "Use a smaller image or raise max_bytes.",
+                            reason="too_large",
+                            subject=where,
+                            limit=_size(max_bytes),
                         )
                     chunks.append(chunk)
                 left = getattr(response, "length", None)
                 if deadline.passed():
-                    raise ImageLoadError(too_slow)
+                    raise ImageLoadError(too_slow, **slow)
                 if left:
                     raise ImageLoadError(
                         f"{where} stopped after {_size(received)}; it announced "
                         f"{_size(received + left)}. Try again, or download the image and "
-                        "pass its file path."
+                        "pass its file path.",
+                        reason="cut_off",
+                        subject=where,
                     )
         except ImageLoadError:
             raise
@@ -293,11 +307,13 @@ def _fetch(url: str, shown: str, auth: tuple[str, str] | None, timeout: float, m
             ) from None
         except Exception as exc:  # noqa: BLE001 - sockets, TLS, http.client, urllib: anything, as an ImageLoadError
             if deadline.passed() or isinstance(exc, TimeoutError):
-                raise ImageLoadError(too_slow) from None
+                raise ImageLoadError(too_slow, **slow) from None
             reason = exc.reason if isinstance(exc, urllib.error.URLError) else f"{type(exc).__name__}: {exc}"
             raise ImageLoadError(
                 f"Could not reach {where} ({_short(str(reason), 150)}). Check the address "
                 "and your internet connection, or download the image and pass its file "
-                "path."
+                "path.",
+                reason="unreachable",
+                subject=where,
             ) from None
     return b"".join(chunks)

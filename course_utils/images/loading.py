@@ -22,7 +22,10 @@ ImageSource = str | os.PathLike[str] | bytes | bytearray | memoryview | dict[str
 
 def _too_big(subject: str, size: int, max_bytes: int) -> ImageLoadError:
     return ImageLoadError(
-        f"{subject} is {_size(size)}; the limit is {_size(max_bytes)}. Use a smaller image or raise max_bytes."
+        f"{subject} is {_size(size)}; the limit is {_size(max_bytes)}. Use a smaller image or raise max_bytes.",
+        reason="too_large",
+        subject=subject,
+        limit=_size(max_bytes),
     )
 
 
@@ -45,7 +48,9 @@ def _home_error(text: str) -> ImageLoadError:
     who = f"there is no user {user!r} on this computer" if user else "this computer has no home folder set"
     return ImageLoadError(
         f"{_short(text)!r} starts with '~{user}', but {who}, so it is not a path to a file. Write "
-        "the path in full (or ~/... for your own home folder), or pass an http(s) URL."
+        "the path in full (or ~/... for your own home folder), or pass an http(s) URL.",
+        reason="home",
+        subject=_short(text),
     )
 
 
@@ -77,7 +82,8 @@ def load_image(
     if isinstance(source, (tuple, list)) and not source:
         raise ImageLoadError(
             "Nothing was uploaded yet (the upload is empty). Choose a file with the Upload button "
-            "first, or pass a URL, a file path or bytes."
+            "first, or pass a URL, a file path or bytes.",
+            reason="empty_upload",
         )
     if isinstance(source, (tuple, list)) and isinstance(source[0], dict):
         source = source[0]
@@ -119,7 +125,9 @@ def load_image(
                 raise ImageLoadError(
                     f"No file at {_short(str(path))}"
                     + (" (it is a folder)" if path.is_dir() else "")
-                    + ". Check the path, or pass an http(s) URL."
+                    + ". Check the path, or pass an http(s) URL.",
+                    reason="no_file",
+                    subject=_short(str(path)),
                 )
             size = path.stat().st_size
             if size > max_bytes:
@@ -129,12 +137,17 @@ def load_image(
             if len(data) > max_bytes:
                 raise ImageLoadError(
                     f"{_short(str(path))} is more than {_size(max_bytes)}, the limit. Use a smaller "
-                    "image or raise max_bytes."
+                    "image or raise max_bytes.",
+                    reason="too_large",
+                    subject=_short(str(path)),
+                    limit=_size(max_bytes),
                 )
         except OSError as exc:
             raise ImageLoadError(
                 f"{_short(str(path))} could not be read ({type(exc).__name__}: "
-                f"{exc.strerror or exc}). Check that the file is yours to read."
+                f"{exc.strerror or exc}). Check that the file is yours to read.",
+                reason="unreadable",
+                subject=_short(str(path)),
             ) from None
         return _decode(data, _short(str(path)), max_pixels)
     raise ImageLoadError(

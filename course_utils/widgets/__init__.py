@@ -7,11 +7,12 @@ Explainers are built once per (method, layer) and cached, so a moving slider reu
 
 from ._core import EMPTY_NOTE, PREDICTED, SLIDER_OPTIONS, _build, figure_png, interact_figure, prediction_text
 from .explorer import Explorer, feature_map_figure
-from .own_image import DISPLAY_MAX_SIDE, _Photo, own_image_explorer, own_image_figure
+from .own_image import DISPLAY_MAX_SIDE, PLAIN_MESSAGES, _Photo, own_image_explorer, own_image_figure, plain_message
 
 __all__ = [
     "DISPLAY_MAX_SIDE",
     "EMPTY_NOTE",
+    "PLAIN_MESSAGES",
     "PREDICTED",
     "SLIDER_OPTIONS",
     "Explorer",
@@ -22,5 +23,6 @@ __all__ = [
     "interact_figure",
     "own_image_explorer",
     "own_image_figure",
+    "plain_message",
     "prediction_text",
 ]

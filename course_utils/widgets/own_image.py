@@ -167,12 +167,58 @@ def _error_html(message) -> str:
     return "<span style='color:#b00'>" + html.escape(str(message)).replace("\n", "<br>") + "</span>"
 
 
+#: What the explain-an-image app says for each kind of image that cannot be loaded (ImageLoadError.reason), in
+#: words for someone who writes no code: what happened, what was expected, what to do with the page's own
+#: controls. ``{subject}`` and ``{limit}`` come from the error; any other kind shows the error's own message.
+PLAIN_MESSAGES = {
+    "too_slow": "{subject} did not send the whole image within {limit}. Try again in a moment, or save the image "
+    "on your computer and choose it with the Upload button.",
+    "too_large": "{subject} is larger than {limit}, the most this app loads. Use a smaller copy of the image.",
+    "too_many_pixels": "{subject} has more pixels than this app loads ({limit} at most). Use a smaller copy of "
+    "the image; photos from phones and cameras are far below the limit.",
+    "cut_off": "{subject} stopped sending before the whole image arrived. Try again, or save the image on your "
+    "computer and choose it with the Upload button.",
+    "unreachable": "Could not reach {subject}. Check the address and your internet connection, or save the image "
+    "on your computer and choose it with the Upload button.",
+    "heic": "{subject} is a HEIC photo (the format iPhones save), which this app cannot read here. Save it as "
+    "a JPEG and upload that.",
+    "not_image": "{subject} is not a picture this app can read. Expected a JPEG, PNG, GIF, BMP or WebP image: "
+    "check that the address leads to the picture itself (right-click the image, 'Copy image address'), or "
+    "choose another file.",
+    "empty_upload": "Nothing was uploaded yet. Choose a picture with the Upload button, or type an image's "
+    "address and press Load.",
+    "no_file": "No file at {subject}. Check the path, or type the image's web address (https://...), or "
+    "choose the file with the Upload button.",
+    "unreadable": "{subject} could not be opened: this computer does not let the app read it. Choose the file "
+    "with the Upload button instead.",
+    "home": "{subject} is not a path to a file here. Write the path in full, or choose the file with the Upload "
+    "button.",
+}
+
+
+def plain_message(err: BaseException, method: str = "", layer: str = "", last_layer: str = "") -> str:
+    """The explain-an-image app's words for ``err`` (plain text, not yet escaped): an image that cannot be
+    loaded by its kind (:data:`PLAIN_MESSAGES`), CAM asked for a layer it cannot explain, else the error's own
+    message. The notebooks show the errors' own messages, which name the options a coder can change."""
+    from ..images import ImageLoadError
+
+    if isinstance(err, ImageLoadError) and err.reason in PLAIN_MESSAGES:
+        return PLAIN_MESSAGES[err.reason].format(subject=err.subject or "The image", limit=err.limit)
+    if method == "CAM" and isinstance(err, ValueError) and layer and layer != last_layer:
+        return (
+            f"CAM cannot explain the layer {layer}: it works only on the last layer of this model ({last_layer}). "
+            f"Pick the layer {last_layer}, or the method Grad-CAM, which works on any layer."
+        )
+    return str(err)
+
+
 def own_image_explorer(
     model: keras.Model,
     image: ArrayLike | str | bytes | None = None,
     url: str = "",
     class_names: Sequence[str] = data.CLASS_NAMES,
     parts: bool = False,
+    plain: bool = False,
 ) -> ipywidgets.VBox:  # long: builds and wires nine widgets
     """A URL box, an upload button, and method / class / layer controls over :func:`own_image_figure`.
 
@@ -187,6 +233,7 @@ def own_image_explorer(
     kernel held, after which it keeps only the reduced copy (1024 x 800: 2.5 MB); a redraw takes 0.2-0.3 s and
     50 MB while it runs (before: every redraw drew all 50 megapixels, +3.2 GB and 3-13 s).
     ``parts=True`` shows the photo, the map alone, the overlay and the top 3 side by side (:func:`own_image_figure`).
+    ``plain=True`` words the messages for someone who writes no code (:func:`plain_message`; the app).
     ``image``, ``class_names`` and a model without convolutional layers are checked at the call
     (:class:`~course_utils.validation.CourseValueError`).
     """
@@ -223,7 +270,7 @@ def own_image_explorer(
                 model, state["photo"], method.value, cls.value, layer.value, names, cache, bool(parts)
             )[0]
         except (ValueError, CourseError) as err:  # e.g. CAM asked for an earlier layer
-            status.value = _error_html(err)
+            status.value = _error_html(plain_message(err, method.value, layer.value, layers[-1]) if plain else err)
             return
         picture.value = figure_png(fig)
         caption.value = prediction_text(model(state["photo"].small[None], training=False).numpy()[0], names)
@@ -235,7 +282,7 @@ def own_image_explorer(
         try:
             photo = _Photo(images.load_image(source))
         except CourseError as err:  # ImageLoadError, or pixels that cannot be read
-            status.value = _error_html(err)
+            status.value = _error_html(plain_message(err) if plain else err)
             return
         state["photo"] = photo
         redraw()

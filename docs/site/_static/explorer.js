@@ -34,14 +34,87 @@
     return e;
   }
 
+  // Bilinear resize weights along one axis, as TensorFlow's tf.image.resize (half-pixel centres); the same
+  // arithmetic as course_utils/live_explorer.py's _axis and upsample, so that both give the same bytes.
+  function axis(nIn, nOut) {
+    var lo = [], hi = [], t = [];
+    for (var i = 0; i < nOut; i++) {
+      var where = (i + 0.5) * (nIn / nOut) - 0.5, f = Math.floor(where);
+      lo.push(Math.max(f, 0)); hi.push(Math.min(Math.ceil(where), nIn - 1)); t.push(where - f);
+    }
+    return { lo: lo, hi: hi, t: t };
+  }
+
+  // A stored low-resolution map (uint16, little-endian) resized to h x w as TensorFlow does, scaled to its peak.
+  function resized(bytes, lh, lw, h, w) {
+    var a = new Float64Array(lh * lw), up = new Float64Array(h * w), peak = 0;
+    for (var j = 0; j < a.length; j++) a[j] = bytes[2 * j] + 256 * bytes[2 * j + 1];
+    var Y = axis(lh, h), X = axis(lw, w);
+    for (var y = 0; y < h; y++) {
+      for (var x = 0; x < w; x++) {
+        var r0 = Y.lo[y] * lw, r1 = Y.hi[y] * lw, c0 = X.lo[x], c1 = X.hi[x], tx = X.t[x];
+        var top = a[r0 + c0] + (a[r0 + c1] - a[r0 + c0]) * tx;
+        var bottom = a[r1 + c0] + (a[r1 + c1] - a[r1 + c0]) * tx;
+        var v = top + (bottom - top) * Y.t[y];
+        up[y * w + x] = v;
+        if (v > peak) peak = v;
+      }
+    }
+    for (var k = 0; k < up.length; k++) up[k] = peak > 0 ? up[k] / peak : 0;
+    return up;
+  }
+
+  function quantize(v) { return Math.floor(Math.min(Math.max(v, 0), 1) * 255 + 0.5); }
+
+  // Stored signed gradients (int16, little-endian) as numbers.
+  function signed(bytes) {
+    var out = new Float64Array(bytes.length / 2);
+    for (var j = 0; j < out.length; j++) {
+      var v = bytes[2 * j] + 256 * bytes[2 * j + 1];
+      out[j] = v >= 32768 ? v - 65536 : v;
+    }
+    return out;
+  }
+
+  // The 99th percentile of |g|, as numpy's np.percentile (linear); live_explorer.percentile99 in Python.
+  function percentile99(g) {
+    var a = Float64Array.from(g, Math.abs).sort(), where = 0.99 * (a.length - 1), i = Math.floor(where);
+    var t = where - i, lo = a[i], hi = a[Math.min(i + 1, a.length - 1)];
+    return t >= 0.5 ? hi - (hi - lo) * (1 - t) : lo + (hi - lo) * t;
+  }
+
+  // Signed gradients as the course shows them (viz.gradient_image): 0.5 is zero, scaled by the 99th percentile.
+  function gradientPicture(g) {
+    var scale = percentile99(g), out = new Uint8Array(g.length);
+    for (var j = 0; j < g.length; j++) out[j] = quantize(scale > 0 ? 0.5 + 0.5 * g[j] / scale : 0.5);
+    return out;
+  }
+
+  function bytesOf(ix, raw, slot, image, cls) {
+    var per = slot.shape[0] * slot.shape[1] * slot.channels * slot.bytes;
+    var k = slot.per_class ? image * ix.class_names.length + cls : image;
+    return raw.subarray(slot.offset + k * per, slot.offset + (k + 1) * per);
+  }
+
+  // The map the page draws for one combination: 8-bit values (h x w, or h x w x 3 for a gradient method).
   function mapOf(ix, raw, image, cls, layer, method) {
     var m = ix.methods.filter(function (x) { return x.name === method; })[0];
     var slot = ix.slots[method + "|" + (m.takes_layer ? layer : "")];
     if (!slot) return null;
-    var h = ix.size[0], w = ix.size[1], per = h * w * slot.channels;
-    var k = slot.per_class ? image * ix.class_names.length + cls : image;
-    var start = slot.offset + k * per;
-    return { kind: slot.kind, channels: slot.channels, data: raw.subarray(start, start + per) };
+    var h = ix.size[0], w = ix.size[1], data;
+    if (slot.kind === "product") {  // guided Grad-CAM: guided backpropagation times the upsampled Grad-CAM
+      var gs = ix.slots[slot.of[0]], cs = ix.slots[slot.of[1]];
+      var g = signed(bytesOf(ix, raw, gs, image, cls));
+      var cam = resized(bytesOf(ix, raw, cs, image, cls), cs.shape[0], cs.shape[1], h, w);
+      for (var j = 0; j < g.length; j++) g[j] = g[j] * cam[Math.floor(j / 3)];
+      data = gradientPicture(g);
+    } else {
+      data = bytesOf(ix, raw, slot, image, cls);
+      if (slot.kind === "low") data = Uint8Array.from(resized(data, slot.shape[0], slot.shape[1], h, w), quantize);
+      else if (slot.kind === "signed") data = gradientPicture(signed(data));
+    }
+    var gradient = slot.channels === 3;
+    return { kind: gradient ? "gradient" : "heat", channels: slot.channels, data: data };
   }
 
   function draw(ctx, ix, raw, image, cls, layer, method) {
@@ -120,6 +193,11 @@
     pick(layer, box.dataset.layer);
     method.value = "Grad-CAM";
     pick(method, box.dataset.method);
+    // a notebook's explorer of image and class only (notebook 04: CAM at the last layer): the same two controls
+    (box.dataset.fixed || "").split(" ").forEach(function (name) {
+      var select = name === "layer" ? layer : (name === "method" ? method : null);
+      if (select) { select.disabled = true; select.parentNode.hidden = true; }
+    });
     var title = el("p", { "class": "live-explorer-title" });
     var canvas = el("canvas", { width: String(2 * w * SCALE + 2 * GAP + BAR), height: String(h * SCALE),
       "class": "live-explorer-canvas", role: "img" });
@@ -133,7 +211,7 @@
     function redraw() {
       var i = parseInt(image.value, 10), c = parseInt(cls.value, 10), mth = method.value;
       var takes = ix.methods.filter(function (x) { return x.name === mth; })[0].takes_layer;
-      layer.disabled = !takes;
+      if (!layer.parentNode.hidden) layer.disabled = !takes;
       if (c < 0) c = ix.predicted[i];
       imageValue.textContent = String(i);
       var r = draw(ctx, ix, raw, i, c, layer.value, mth);
