@@ -15,9 +15,8 @@ The notebooks mark their solutions the way nbgrader does. A solution cell is a c
 The copy is made by nbgrader's own ``ClearSolutions`` step (and ``ClearHiddenTests``, which removes any
 ``### BEGIN HIDDEN TESTS`` region of a graded cell) with the code stub ``# YOUR CODE HERE`` (instead of
 nbgrader's default, which raises ``NotImplementedError``), so in the copy the answer is ``...``, the checker
-below says "Not yet", and Run All reaches the end. A teacher who grades with nbgrader can release the
-notebooks as they are, with ``ClearSolutions.code_stub = {"python": "# YOUR CODE HERE"}`` in their
-``nbgrader_config.py``. The originals are never changed.
+below says "Not yet", and Run All reaches the end. For graded assignments, :mod:`course_utils.grading` writes
+nbgrader's source copies. The originals are never changed.
 """
 
 from __future__ import annotations

@@ -82,6 +82,20 @@ def test_a_checker_that_cannot_be_found_is_named():
         grading.source_notebook(nb, "t", predictions="strict")
 
 
+def test_the_configuration_sets_the_stub_and_finds_student_ids_in_lms_file_names():
+    from traitlets.config import Config
+
+    config = Config()
+    exec((ROOT / "deploy" / "nbgrader" / "nbgrader_config.py").read_text(), {"get_config": lambda: config})
+    assert config.ClearSolutions.code_stub == {"python": student.CODE_STUB}
+    regexp = re.compile(config.FileNameCollectorPlugin.named_regexp)
+    m = regexp.match(f"/course/downloaded/{A04}/extracted/lms/mei.li_{A04}.ipynb")
+    assert m and m.group("student_id") == "mei.li" and m.group("file_id") == f"{A04}.ipynb"
+    m = regexp.match("/x/jdoe_A1_bfloat16.ipynb")
+    assert m and m.group("student_id") == "jdoe" and m.group("file_id") == "A1_bfloat16.ipynb"
+    assert not regexp.match(f"/x/{A04}.ipynb")                 # no student id: skipped, never misfiled
+
+
 def _nbgrader(course: Path, *args: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}           # the kernels import this checkout's course_utils
     done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,

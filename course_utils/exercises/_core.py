@@ -91,11 +91,13 @@ class Feedback:
 
     def assert_passed(self) -> None:
         """Raise ``AssertionError`` with the checker's message unless the answer passed; silent when it did."""
+        __tracebackhide__ = True  # IPython and pytest show the message, not this frame
         if not self.passed:
             raise AssertionError(str(self))
 
     def assert_answered(self) -> None:
         """Raise ``AssertionError`` unless an answer was given (for a prediction: one of the choices, right or not)."""
+        __tracebackhide__ = True  # IPython and pytest show the message, not this frame
         if not self.answered:
             raise AssertionError(str(self))
 

@@ -15,7 +15,8 @@ c.CourseDirectory.course_id = "cnn-explanations"
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# Autograding runs each notebook top to bottom; a course notebook takes 6 to 17 s on two cores.
+# Autograding runs each notebook top to bottom (6 to 17 s for a course notebook on two cores, README,
+# section "Performance"); a cell that runs longer than 10 minutes is stopped and scores nothing.
 c.Execute.timeout = 600
 c.Execute.interrupt_on_timeout = True
 
@@ -24,7 +25,8 @@ c.Execute.interrupt_on_timeout = True
 c.Exchange.root = "/srv/nbgrader/exchange"
 
 # An LMS (Moodle, Canvas ...): `nbgrader zip_collect <assignment>` reads the download in
-# downloaded/<assignment>/archive/ and needs each file's student id. This regular expression fits file names
-# such as "jdoe_04_class_activation_maps.ipynb" (the student's id, an underscore, the notebook's name);
-# adapt it to the names your LMS gives its downloads.
-c.FileNameCollectorPlugin.named_regexp = r"(?P<student_id>[A-Za-z0-9.\-]+?)_(?P<file_id>[0-9A]\w*\.ipynb)$"
+# downloaded/<assignment>/archive/ and needs each file's student id. nbgrader matches this regular expression
+# against each extracted file's whole path; it fits names such as "jdoe_04_class_activation_maps.ipynb" or
+# "mei.li_04_class_activation_maps.ipynb" (the student's id without "_", an underscore, the notebook's name).
+# Adapt it to the names your LMS gives its downloads.
+c.FileNameCollectorPlugin.named_regexp = r".*[/\\](?P<student_id>[A-Za-z0-9.\-]+)_(?P<file_id>[0-9A]\w*\.ipynb)$"
