@@ -12,11 +12,11 @@ The notebooks mark their solutions the way nbgrader does. A solution cell is a c
     my_cam = np.einsum("ijk,k->ij", A, W[:, ship])
     ### END SOLUTION
 
-The copy is made by nbgrader's own ``ClearSolutions`` step with the code stub ``# YOUR CODE HERE`` (instead of
+The copy is made by nbgrader's own ``ClearSolutions`` step (and ``ClearHiddenTests``, which removes any
+``### BEGIN HIDDEN TESTS`` region of a graded cell) with the code stub ``# YOUR CODE HERE`` (instead of
 nbgrader's default, which raises ``NotImplementedError``), so in the copy the answer is ``...``, the checker
-below says "Not yet", and Run All reaches the end. A teacher who grades with nbgrader can release the
-notebooks as they are, with ``ClearSolutions.code_stub = {"python": "# YOUR CODE HERE"}`` in their
-``nbgrader_config.py``. The originals are never changed.
+below says "Not yet", and Run All reaches the end. For graded assignments, :mod:`course_utils.grading` writes
+nbgrader's source copies. The originals are never changed.
 """
 
 from __future__ import annotations
@@ -41,13 +41,13 @@ class StudentCopyError(CourseError, ValueError):
 
 def _nbgrader():
     try:
-        from nbgrader.preprocessors import ClearSolutions
+        from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
     except ImportError:
         raise StudentCopyError(
             "Making student copies needs nbgrader, which is not installed. Install the teaching "
             'extra: pip install -e ".[teach]" (or pip install nbgrader), then run this again.'
         ) from None
-    return ClearSolutions
+    return ClearSolutions, ClearHiddenTests
 
 
 def solution_regions(source: str) -> list[list[str]]:
@@ -99,7 +99,7 @@ def student_notebook(nb: NotebookNode, name: str = "notebook") -> NotebookNode:
 
     from nbconvert.preprocessors import ClearOutputPreprocessor
 
-    ClearSolutions = _nbgrader()
+    ClearSolutions, ClearHiddenTests = _nbgrader()
     nb = copy.deepcopy(nb)
     for i, cell in enumerate(nb.cells):
         is_solution = "solution" in cell.metadata.get("tags", [])
@@ -114,6 +114,10 @@ def student_notebook(nb: NotebookNode, name: str = "notebook") -> NotebookNode:
                 "course_utils.student.mark_for_nbgrader on the notebook."
             )
     nb, _ = ClearSolutions(code_stub={"python": CODE_STUB}, enforce_metadata=True).preprocess(nb, {})
+    try:  # hidden tests (### BEGIN HIDDEN TESTS, in a graded cell) never reach a student either
+        nb, _ = ClearHiddenTests(enforce_metadata=True).preprocess(nb, {})
+    except RuntimeError as exc:  # nbgrader's own words: a region outside a graded cell, or one left open
+        raise StudentCopyError(f"{name}: {exc}") from None
     nb, _ = ClearOutputPreprocessor().preprocess(nb, {})
     for cell in nb.cells:
         if "solution" in cell.metadata.get("tags", []):

@@ -132,3 +132,17 @@ def test_student_copies_run_to_the_end_and_give_nothing_away(tmp_path, cifar10):
     # the originals still hold their solutions
     assert any(student.solution_regions(c.source) for c in nbformat.read(NOTEBOOKS[1], as_version=4).cells
                if c.cell_type == "code")
+
+
+def test_hidden_tests_never_reach_a_student_copy():
+    nb = _notebook("my_x = ...\n### BEGIN SOLUTION\nmy_x = 3\n### END SOLUTION",
+                   "### BEGIN HIDDEN TESTS\ncu.exercises.check_x(my_x).assert_passed()\n### END HIDDEN TESTS\n"
+                   "print(cu.exercises.check_x(my_x))")
+    student.mark_for_nbgrader(nb, "t")
+    nb.cells[1].metadata["nbgrader"] = {"grade": True, "grade_id": "t-check", "locked": True, "points": 2,
+                                        "schema_version": 3, "solution": False, "task": False}
+    copy = student.student_notebook(nb)
+    assert copy.cells[1].source == "print(cu.exercises.check_x(my_x))"
+    del nb.cells[1].metadata["nbgrader"]                   # a hidden region outside a graded cell is refused
+    with pytest.raises(student.StudentCopyError, match="nb.ipynb: Hidden test region detected in a non-grade cell"):
+        student.student_notebook(nb, "nb.ipynb")

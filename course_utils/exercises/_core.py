@@ -53,7 +53,7 @@ def _needs_answer(check: Callable[..., Feedback]) -> Callable[..., Feedback]:
     @functools.wraps(check)
     def wrapper(answer: Answer, *args: Any, **kwargs: Any) -> Feedback:
         if not answered(answer):
-            return Feedback(False, NOT_YET)
+            return Feedback(False, NOT_YET, answered=False)
         try:
             return check(answer, *args, **kwargs)
         except AnswerTypeError as err:  # an answer of the wrong kind is feedback, not a traceback
@@ -77,10 +77,29 @@ def answer_or(answer: Answer, reference: Any, name: str = "your answer") -> Any:
 
 @dataclass
 class Feedback:
-    """What a checker returns: whether the answer passed, and a message that says why or what is off."""
+    """What a checker returns: whether the answer passed, and a message that says why or what is off.
+
+    ``answered`` is False while the answer is still empty (the stub ``...``) or is not one of a question's
+    choices. In a notebook the feedback is printed and never raises; the grading forms
+    :meth:`assert_passed` and :meth:`assert_answered` raise instead, for nbgrader's hidden tests
+    (:mod:`course_utils.grading`).
+    """
 
     passed: bool
     message: str
+    answered: bool = True
+
+    def assert_passed(self) -> None:
+        """Raise ``AssertionError`` with the checker's message unless the answer passed; silent when it did."""
+        __tracebackhide__ = True  # IPython and pytest show the message, not this frame
+        if not self.passed:
+            raise AssertionError(str(self))
+
+    def assert_answered(self) -> None:
+        """Raise ``AssertionError`` unless an answer was given (for a prediction: one of the choices, right or not)."""
+        __tracebackhide__ = True  # IPython and pytest show the message, not this frame
+        if not self.answered:
+            raise AssertionError(str(self))
 
     def __str__(self) -> str:
         return ("✅ Correct. " if self.passed else "❌ Not yet. ") + self.message
@@ -155,7 +174,7 @@ def check_choice(
     keys = {str(k).lower(): k for k in options}
     if key not in keys:
         listed = ", ".join(f"{k!r} ({v})" for k, v in options.items())
-        return Feedback(False, f"your answer {str(answer)[:40]!r} is not one of the choices: {listed}.")
+        return Feedback(False, f"your answer {str(answer)[:40]!r} is not one of the choices: {listed}.", answered=False)
     if keys[key] == correct:
         return Feedback(True, why)
     hint = (hints or {}).get(keys[key], f"the code below shows what happens: it is {correct!r} ({options[correct]}).")
