@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-import shutil
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +24,8 @@ from .validation import CourseError
 ROOT = Path(__file__).resolve().parents[1]
 """The course folder (this package is installed editable from it)."""
 
+#: A learner's name: it names their home folder, so never "." or "..", and never a path.
+USERNAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,31}$"
 UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 
 
@@ -110,7 +112,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> HubSettings:
         )
     users = tuple(u.strip() for u in env.get("XAI_HUB_USERS", "").split(",") if u.strip())
     for user in users:
-        if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,31}", user):
+        if not re.fullmatch(USERNAME_PATTERN, user):
             raise HubConfigError(
                 f"XAI_HUB_USERS holds {user!r}; a learner's name must be lower-case letters, digits, '.', '_' or '-' "
                 "(at most 32, starting with a letter or digit), because it names their folder."
@@ -136,29 +138,69 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> HubSettings:
     )
 
 
+def check_user(settings: HubSettings, euid: int | None = None) -> None:
+    """Refuse to run the hub as root (``euid`` 0; default: this process's) where that would hand root to others.
+
+    Every learner's server runs as the user who started the hub, so as root each learner's code runs as root. On
+    the network that is refused outright; on 127.0.0.1 only with a password (``XAI_HUB_PASSWORD``), because
+    without one any password is accepted, and any account on this computer could log in and run code as root.
+    """
+    euid = os.geteuid() if euid is None else euid
+    if euid != 0:
+        return
+    if not ipaddress.ip_address(settings.ip).is_loopback:
+        raise HubConfigError(
+            f"the hub was started as root and XAI_HUB_IP={settings.ip} opens it to the network: every learner's code "
+            "would run as root. Start it as an ordinary user, or use The Littlest JupyterHub (a user per learner)."
+        )
+    if not settings.password:
+        raise HubConfigError(
+            "the hub was started as root without XAI_HUB_PASSWORD: any password would be accepted, so any account "
+            "on this computer could log in and run code as root. Start it as an ordinary user, or set "
+            "XAI_HUB_PASSWORD."
+        )
+
+
 def copy_notebooks(source: Path, home: Path) -> list[Path]:
     """Copy every ``*.ipynb`` of ``source`` into ``home/notebooks/`` that is not there yet, and return the copies.
 
     A notebook already in ``home/notebooks/`` is left as it is, edited or not, and so is one the learner renamed
-    or deleted on purpose only until the next start (it comes back, unedited). Nothing is ever overwritten: a
-    copy is written to a temporary name and linked into place, which fails if the name exists meanwhile.
+    or deleted on purpose only until the next start (it comes back, unedited). Nothing is ever overwritten and no
+    link is followed: the folder is opened without following a link (a ``notebooks`` that is a link is refused
+    with a :class:`HubConfigError`), each copy is written to a new temporary name in it (``O_EXCL``: a file or
+    link planted at that name is never written through) and linked into place, which fails if the name exists.
     """
     target = Path(home) / "notebooks"
-    target.mkdir(parents=True, exist_ok=True)
+    if not target.is_symlink():
+        target.mkdir(parents=True, exist_ok=True)
+    try:
+        folder = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise HubConfigError(
+            f"{str(target)!r} is not a folder the course can copy its notebooks into ({exc.strerror}): it must be "
+            "a plain folder, not a link. Move it away (the learner's files in it are kept), then start again."
+        ) from None
     copied = []
-    for notebook in sorted(Path(source).glob("*.ipynb")):
-        dest = target / notebook.name
-        if dest.exists() or dest.is_symlink():
-            continue
-        tmp = target / f".{notebook.name}.copying"
-        shutil.copyfile(notebook, tmp)
-        try:
-            os.link(tmp, dest)  # fails with FileExistsError instead of replacing a file written meanwhile
-            copied.append(dest)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
+    try:
+        existing = set(os.listdir(folder))
+        for notebook in sorted(Path(source).glob("*.ipynb")):
+            if notebook.name in existing:  # a file, folder or link of that name: the learner's, never replaced
+                continue
+            data = notebook.read_bytes()
+            tmp = f".{notebook.name}.{os.getpid()}.{secrets.token_hex(4)}.copying"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=folder)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                # fails with FileExistsError instead of replacing a file (or link) written meanwhile
+                os.link(tmp, notebook.name, src_dir_fd=folder, dst_dir_fd=folder, follow_symlinks=False)
+                copied.append(target / notebook.name)
+            except FileExistsError:
+                pass
+            finally:
+                os.unlink(tmp, dir_fd=folder)
+    finally:
+        os.close(folder)
     return copied
 
 

@@ -137,6 +137,59 @@ def test_the_copy_never_writes_through_a_link(tmp_path):
     assert outside.read_text() == "keep me"
 
 
+def test_the_copy_never_writes_through_a_link_planted_at_its_temporary_name(tmp_path):
+    source = tmp_path / "course"
+    source.mkdir()
+    (source / "01_a.ipynb").write_text("course 01")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep me")
+    notebooks = tmp_path / "ada" / "notebooks"
+    notebooks.mkdir(parents=True)
+    planted = notebooks / ".01_a.ipynb.copying"  # the name an earlier version wrote its copy to
+    planted.symlink_to(outside)
+    assert [p.name for p in hub.copy_notebooks(source, tmp_path / "ada")] == ["01_a.ipynb"]
+    assert outside.read_text() == "keep me" and planted.is_symlink()
+    assert (notebooks / "01_a.ipynb").read_text() == "course 01" and not (notebooks / "01_a.ipynb").is_symlink()
+    assert sorted(p.name for p in notebooks.iterdir()) == [".01_a.ipynb.copying", "01_a.ipynb"]
+
+
+def test_a_notebooks_folder_that_is_a_link_is_refused_not_followed(tmp_path):
+    source = tmp_path / "course"
+    source.mkdir()
+    (source / "01_a.ipynb").write_text("course 01")
+    elsewhere = tmp_path / "bob" / "notebooks"
+    elsewhere.mkdir(parents=True)
+    (tmp_path / "ada").mkdir()
+    (tmp_path / "ada" / "notebooks").symlink_to(elsewhere)
+    with pytest.raises(hub.HubConfigError, match="not a link") as err:
+        hub.copy_notebooks(source, tmp_path / "ada")
+    assert str(tmp_path / "ada" / "notebooks") in str(err.value)
+    assert list(elsewhere.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("ip", "password", "message"),
+    [("0.0.0.0", "class-of-2026", "opens it to the network"), ("127.0.0.1", "", "without XAI_HUB_PASSWORD")],
+)
+def test_root_is_refused_on_the_network_and_without_a_password(tmp_path, ip, password, message):
+    s = hub.settings_from_env(_env(tmp_path, XAI_HUB_IP=ip, XAI_HUB_PASSWORD=password))
+    with pytest.raises(hub.HubConfigError, match=message):
+        hub.check_user(s, euid=0)
+    hub.check_user(s, euid=1000)  # an ordinary user: the settings' own checks suffice
+
+
+def test_root_on_this_computer_with_a_password_is_allowed(tmp_path):
+    for ip in ("127.0.0.1", "::1"):
+        hub.check_user(hub.settings_from_env(_env(tmp_path, XAI_HUB_IP=ip, XAI_HUB_PASSWORD="a-password")), euid=0)
+
+
+@pytest.mark.parametrize("name", ["..", ".", "-rf", "ada/bob", "Ada", "a" * 33])
+def test_a_name_that_is_no_folder_of_its_own_cannot_log_in(name):
+    assert not re.match(hub.USERNAME_PATTERN, name)
+    assert re.match(hub.USERNAME_PATTERN, "mei.li_2") and "username_pattern = hub.USERNAME_PATTERN" in (
+        DEPLOY / "jupyterhub_config.py").read_text()
+
+
 def test_the_memory_cap_stops_an_allocation_above_it_and_allows_one_below():
     code = (
         "from course_utils import hub; hub.limit_memory(hub.parse_size('512M'))\n"

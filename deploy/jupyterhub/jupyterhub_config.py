@@ -20,6 +20,7 @@ from course_utils import hub
 
 here = Path(__file__).resolve().parent
 settings = hub.settings_from_env()
+hub.check_user(settings)  # as root: refused on the network, and on 127.0.0.1 without a password
 c = get_config()  # noqa: F821 - JupyterHub defines get_config for its config files
 
 # Where learners connect (XAI_HUB_IP, default 127.0.0.1: this computer only), and the hub's own ports.
@@ -53,6 +54,8 @@ if settings.users:
     c.Authenticator.allowed_users = set(settings.users)
 else:
     c.Authenticator.allow_all = True
+# A name names the learner's folder (XAI_HUB_ROOT/homes/NAME): no "..", "." or other name that is no folder of its own.
+c.Authenticator.username_pattern = hub.USERNAME_PATTERN
 
 # Memory and CPU per learner, from the measured kernel peaks (README, "Performance": every notebook's kernel
 # peaks between 0.77 and 1.19 GB): one open notebook, its Jupyter server and room to spare. See the instructor
@@ -107,12 +110,7 @@ c.Spawner.environment = {
 }
 if os.geteuid() == 0:
     # Every learner's server runs as the user who started the hub: as root, learners would be root.
-    if settings.ip != "127.0.0.1":
-        raise hub.HubConfigError(
-            f"the hub was started as root and XAI_HUB_IP={settings.ip} opens it to the network: every learner's code "
-            "would run as root. Start it as an ordinary user, or use The Littlest JupyterHub (a user per learner)."
-        )
-    c.Spawner.args.append("--allow-root")  # only this computer reaches it (a test, or a container)
+    c.Spawner.args.append("--allow-root")  # only this computer reaches it, with a password (a test, a container)
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
 # The local spawner's servers stop with the hub (LocalProcessSpawner's servers are its children).
