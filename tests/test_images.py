@@ -302,3 +302,53 @@ def test_explorer_status_escapes_what_the_server_sends(server, course_model):
     box.load_url(f"{server}/<script>alert(1)</script>.png")  # the address itself comes back in the message
     assert "HTTP 404" in box.status.value and "<script>" not in box.status.value
     assert "&lt;script&gt;" in box.status.value
+
+
+# ---------------------------------------------------------------- every kind of failure in the app's words
+
+
+def _png_header(w: int, h: int) -> bytes:
+    """A PNG whose header says w x h pixels (no pixel data): enough for Pillow to read its size."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+    ihdr = w.to_bytes(4, "big") + h.to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+def test_every_reason_an_image_fails_has_words_in_the_app():
+    """Each reason the loaders give (read from their source) has its own plain message in the app, and an error
+    without one still gets plain words (never the coder's message, never a KeyError)."""
+    import pathlib
+    import re
+
+    from course_utils import widgets
+
+    source = "".join(p.read_text() for p in pathlib.Path(I.__file__).parent.glob("*.py"))
+    reasons = set(re.findall(r'reason="(\w+)"', source))
+    assert {"too_large", "http_error", "bad_address", "empty"} <= reasons
+    assert reasons <= set(widgets.PLAIN_MESSAGES), reasons - set(widgets.PLAIN_MESSAGES)
+    for reason in reasons:
+        text = widgets.plain_message(I.ImageLoadError("coder words: raise max_bytes", reason=reason, subject="x.png"))
+        assert "max_bytes" not in text and "{" not in text, (reason, text)
+    other = widgets.plain_message(I.ImageLoadError("Cannot load an image from a float; pass bytes"))
+    assert other.startswith("The image could not be loaded") and "pass" not in other
+
+
+@pytest.mark.parametrize(
+    ("source", "reason", "words"),
+    [
+        (b"", "empty", "is empty"),
+        ("ftp://example.org/cat.png", "bad_address", "not a web address"),
+        ("http://exa mple.org/cat.png", "bad_address", "not a web address"),
+        # a header far above Pillow's own limit: Pillow refuses it before the course's check of max_pixels
+        (_png_header(20_000, 10_000), "too_many_pixels", "(50,000,000 pixels at most)"),
+    ],
+)
+def test_a_failure_the_app_can_meet_is_told_in_its_own_words(source, reason, words):
+    from course_utils import widgets
+
+    with pytest.raises(I.ImageLoadError) as err:
+        I.load_image(source)
+    assert err.value.reason == reason, str(err.value)
+    assert words in widgets.plain_message(err.value)

@@ -50,7 +50,7 @@ def _decode(data: bytes, what: str, max_pixels: int) -> np.ndarray:
     from PIL import Image, ImageOps
 
     if not data:
-        raise ImageLoadError(f"{what} is empty (0 bytes). {_EXPECTED}; check the source.")
+        raise ImageLoadError(f"{what} is empty (0 bytes). {_EXPECTED}; check the source.", reason="empty", subject=what)
     if _looks_like_heif(data):
         _enable_heif(what)
     Image.init()
@@ -79,10 +79,15 @@ def _decode(data: bytes, what: str, max_pixels: int) -> np.ndarray:
         raise
     except Image.DecompressionBombError as exc:  # larger than Pillow's own limit
         raise ImageLoadError(
-            f"{what} is too large to decode ({exc}). Use a smaller image.", reason="too_many_pixels", subject=what
+            f"{what} is too large to decode ({exc}). Use a smaller image.",
+            reason="too_many_pixels",
+            subject=what,
+            limit=f"{max_pixels:,} pixels",
         ) from None
     except MemoryError:
-        raise ImageLoadError(f"{what} needs more memory to decode than there is. Use a smaller image.") from None
+        raise ImageLoadError(
+            f"{what} needs more memory to decode than there is. Use a smaller image.", reason="no_memory", subject=what
+        ) from None
     except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds for broken files: all are "not an image"
         start = bytes(data[:16])
         raise ImageLoadError(

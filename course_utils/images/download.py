@@ -116,13 +116,17 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
                 fp.close()
                 raise ImageLoadError(
                     f"{_short(self.url)} redirects to {_short(target)!r}, a {scheme}: address. Only redirects to "
-                    "http(s) are followed. Open the address in a browser and copy the image's own address."
+                    "http(s) are followed. Open the address in a browser and copy the image's own address.",
+                    reason="bad_redirect",
+                    subject=_short(self.url),
                 )
             if self.count > self.limit:
                 fp.close()
                 raise ImageLoadError(
                     f"{_short(self.url)} redirects more than {self.limit} times (the last to {_short(target)}). "
-                    "Expected an image within a few redirects. Open it in a browser and copy the final address."
+                    "Expected an image within a few redirects. Open it in a browser and copy the final address.",
+                    reason="bad_redirect",
+                    subject=_short(self.url),
                 )
         fp.close()  # urllib would read the redirect's whole body (fp.read()), with no limit: never read it
         return super().http_error_302(req, fp, code, msg, headers)
@@ -176,7 +180,9 @@ def _hide_credentials(url: str) -> str:
 def _bad_address(where: str, why: str) -> ImageLoadError:
     return ImageLoadError(
         f"{where!r} is not a valid web address ({why}). Expected http(s)://host/path; copy the "
-        "address again (right-click the image, 'Copy image address')."
+        "address again (right-click the image, 'Copy image address').",
+        reason="bad_address",
+        subject=where,
     )
 
 
@@ -303,7 +309,10 @@ def _fetch(url: str, shown: str, auth: tuple[str, str] | None, timeout: float, m
             raise
         except urllib.error.HTTPError as exc:
             raise ImageLoadError(
-                f"{where} answered HTTP {exc.code} ({_short(str(exc.reason), 100)}). Check the address in a browser."
+                f"{where} answered HTTP {exc.code} ({_short(str(exc.reason), 100)}). Check the address in a browser.",
+                reason="http_error",
+                subject=where,
+                limit=str(exc.code),
             ) from None
         except Exception as exc:  # noqa: BLE001 - sockets, TLS, http.client, urllib: anything, as an ImageLoadError
             if deadline.passed() or isinstance(exc, TimeoutError):

@@ -21,9 +21,10 @@ class ImageLoadError(CourseError, ValueError):
     """The source could not be read as an image. The message says what was received and what to do.
 
     ``reason`` names the kind of failure (``"too_slow"``, ``"too_large"``, ``"too_many_pixels"``, ``"cut_off"``,
-    ``"unreachable"``, ``"heic"``, ``"not_image"``, ``"empty_upload"``, ``"no_file"``, ``"unreadable"``,
-    ``"home"``; ``"other"`` for the rest), ``subject`` what was being loaded as the message shows it, ``limit``
-    the limit it went over: the explain-an-image app words them for someone who writes no code
+    ``"unreachable"``, ``"http_error"`` (``limit``: the status code), ``"bad_address"``, ``"bad_redirect"``,
+    ``"heic"``, ``"not_image"``, ``"empty"``, ``"no_memory"``, ``"empty_upload"``, ``"no_file"``, ``"unreadable"``,
+    ``"home"``; ``"other"`` for a call no app makes, such as a number passed as the source), ``subject`` what was
+    being loaded as the message shows it, ``limit`` the limit it went over: the explain-an-image app words them for someone who writes no code
     (:func:`course_utils.widgets.plain_message`)."""
 
     def __init__(self, message: str, *, reason: str = "other", subject: str = "", limit: str = "") -> None:

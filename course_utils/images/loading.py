@@ -114,7 +114,9 @@ def load_image(
         if len(scheme) > 1 and scheme.isascii() and scheme.replace("+", "").replace("-", "").replace(".", "").isalnum():
             raise ImageLoadError(
                 f"{_short(_hide_credentials(text))!r} uses an unsupported scheme ({scheme}:); use "
-                "http(s):// or a local file path."
+                "http(s):// or a local file path.",
+                reason="bad_address",
+                subject=_short(_hide_credentials(text)),
             )
         try:
             path = Path(text).expanduser()

@@ -169,7 +169,7 @@ def _error_html(message) -> str:
 
 #: What the explain-an-image app says for each kind of image that cannot be loaded (ImageLoadError.reason), in
 #: words for someone who writes no code: what happened, what was expected, what to do with the page's own
-#: controls. ``{subject}`` and ``{limit}`` come from the error; any other kind shows the error's own message.
+#: controls. ``{subject}`` and ``{limit}`` come from the error; any other kind gets :data:`PLAIN_OTHER`.
 PLAIN_MESSAGES = {
     "too_slow": "{subject} did not send the whole image within {limit}. Try again in a moment, or save the image "
     "on your computer and choose it with the Upload button.",
@@ -180,6 +180,14 @@ PLAIN_MESSAGES = {
     "computer and choose it with the Upload button.",
     "unreachable": "Could not reach {subject}. Check the address and your internet connection, or save the image "
     "on your computer and choose it with the Upload button.",
+    "http_error": "{subject} answered with an error (HTTP {limit}) instead of the image. Check the address: open "
+    "it in a browser, or save the image on your computer and choose it with the Upload button.",
+    "bad_address": "{subject} is not a web address this app can open. Type an address that starts with https:// "
+    "(right-click the image, 'Copy image address'), or choose the file with the Upload button.",
+    "bad_redirect": "{subject} sent the app on to another address without reaching the image. Open it in a "
+    "browser and copy the image's own address (right-click the image, 'Copy image address').",
+    "empty": "{subject} is empty: it holds no picture at all. Choose another file or address.",
+    "no_memory": "{subject} is too large for this computer's memory. Use a smaller copy of the image.",
     "heic": "{subject} is a HEIC photo (the format iPhones save), which this app cannot read here. Save it as "
     "a JPEG and upload that.",
     "not_image": "{subject} is not a picture this app can read. Expected a JPEG, PNG, GIF, BMP or WebP image: "
@@ -195,6 +203,12 @@ PLAIN_MESSAGES = {
     "button.",
 }
 
+#: What the app says for an image that cannot be loaded for a reason not in :data:`PLAIN_MESSAGES`.
+PLAIN_OTHER = (
+    "{subject} could not be loaded as a picture. Try another image: type its web address (https://...) and press "
+    "Load, or choose a file with the Upload button."
+)
+
 
 def plain_message(err: BaseException, method: str = "", layer: str = "", last_layer: str = "") -> str:
     """The explain-an-image app's words for ``err`` (plain text, not yet escaped): an image that cannot be
@@ -202,8 +216,9 @@ def plain_message(err: BaseException, method: str = "", layer: str = "", last_la
     message. The notebooks show the errors' own messages, which name the options a coder can change."""
     from ..images import ImageLoadError
 
-    if isinstance(err, ImageLoadError) and err.reason in PLAIN_MESSAGES:
-        return PLAIN_MESSAGES[err.reason].format(subject=err.subject or "The image", limit=err.limit)
+    if isinstance(err, ImageLoadError):
+        template = PLAIN_MESSAGES.get(err.reason, PLAIN_OTHER)
+        return template.format(subject=err.subject or "The image", limit=err.limit or "a limit")
     if method == "CAM" and isinstance(err, ValueError) and layer and layer != last_layer:
         return (
             f"CAM cannot explain the layer {layer}: it works only on the last layer of this model ({last_layer}). "
