@@ -78,6 +78,8 @@ class Check:
     line: int
     #: where a call that is a statement of its own ends (line, UTF-8 column): its value is what the cell shows
     shown_end: tuple[int, int] | None = None
+    #: the UTF-8 column where that statement starts (after ``x = 1;`` on the same line, say)
+    shown_col: int = 0
 
 
 @dataclass
@@ -127,7 +129,7 @@ def _checker_calls(source: str, names: list[str], where: str) -> list[Check]:
                 short = f"cu.exercises.check_choice({', '.join(ast.unparse(a) for a in node.args[:3])}, why='')"
             shown = isinstance(stmt, ast.Expr) and stmt.value is node  # the cell's displayed value
             end = (stmt.end_lineno or stmt.lineno, stmt.end_col_offset or 0) if shown else None
-            calls.append(Check(node.func.attr, call, short, stmt.lineno, end))
+            calls.append(Check(node.func.attr, call, short, stmt.lineno, end, stmt.col_offset))
     return calls
 
 
@@ -189,7 +191,8 @@ def _with_hidden_tests(source: str, ex: Exercise, predictions: str) -> str:
             end_line, end_col = c.shown_end
             raw = lines[end_line - 1].encode()
             lines[end_line - 1] = (raw[:end_col] + b")" + raw[end_col:]).decode()
-            lines[c.line - 1] = "print(" + lines[c.line - 1]
+            raw = lines[c.line - 1].encode()  # ")" went in first, after this column: the column still holds
+            lines[c.line - 1] = (raw[: c.shown_col] + b"print(" + raw[c.shown_col :]).decode()
     out: list[str] = []
     for n, line in enumerate(lines, 1):
         if n in by_line:

@@ -78,6 +78,10 @@ def test_a_checker_that_cannot_be_found_is_named():
     nb.cells[1].source = "for _ in range(2):\n    cu.exercises.check_gap(my_x, A)"
     with pytest.raises(grading.GradingError, match="inside a For"):
         grading.source_notebook(nb, "t", "t.ipynb")
+    nb.cells[1].source = "A = 1; cu.exercises.check_gap(my_x, A)  # the check"  # shown after another statement
+    check = grading.source_notebook(nb, "t", "t.ipynb").cells[1].source
+    assert check.endswith("\nA = 1; print(cu.exercises.check_gap(my_x, A))  # the check"), check
+    compile(check, "check", "exec")
     with pytest.raises(grading.GradingError, match="expected one of completion, correct"):
         grading.source_notebook(nb, "t", predictions="strict")
 
