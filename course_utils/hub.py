@@ -206,10 +206,10 @@ def copy_notebooks(source: Path, home: Path) -> list[Path]:
 
 def limit_memory(nbytes: int) -> None:
     """Cap this process's data segment, and its children's, at ``nbytes`` (``RLIMIT_DATA``; Linux counts every
-    private writable mapping, so TensorFlow's heap and its tensors). Past the cap an allocation fails and the
-    kernel dies, which JupyterLab shows as a restarted kernel. It is a cap per process (each kernel and the
-    learner's Jupyter server each get it), not for all of a learner's processes together: that needs cgroups
-    (The Littlest JupyterHub's systemdspawner). Call it in the child, between fork and exec."""
+    private writable mapping, so TensorFlow's heap and its tensors). Past the cap an allocation fails: numpy
+    raises ``MemoryError``, TensorFlow ``ResourceExhaustedError`` ("OOM when allocating tensor"). It is a cap
+    per process (each kernel and the learner's Jupyter server each get it), not for all of a learner's
+    processes together: that needs cgroups (The Littlest JupyterHub's systemdspawner). Call it in the child, between fork and exec."""
     import resource
 
     resource.setrlimit(resource.RLIMIT_DATA, (nbytes, nbytes))
