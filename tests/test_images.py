@@ -125,6 +125,43 @@ def test_timeout(server):
         I.load_image(f"{server}/slow.png", timeout=0.5)
 
 
+def test_a_name_server_that_never_answers_is_within_the_time_limit(monkeypatch):
+    """The name lookup counts against the download's one deadline: before, getaddrinfo could hold load_image for
+    as long as the system's resolver waited (here 5 s against a 1 s limit)."""
+    import socket
+
+    real = socket.getaddrinfo
+
+    def stuck(host, *args, **kwargs):
+        if host == "stuck-dns.example":
+            time.sleep(5)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", stuck)
+    start = time.monotonic()
+    with pytest.raises(I.ImageLoadError, match="did not answer in full within 1 s") as err:
+        I.load_image("http://stuck-dns.example/cat.png", timeout=1)
+    assert time.monotonic() - start < 3
+    assert err.value.reason == "too_slow"
+
+
+def test_the_user_agent_names_this_version(server, monkeypatch):
+    import urllib.request
+
+    import course_utils
+
+    sent = {}
+    real = urllib.request.OpenerDirector.open
+
+    def spy(self, request, *args, **kwargs):
+        sent["agent"] = request.get_header("User-agent")
+        return real(self, request, *args, **kwargs)
+
+    monkeypatch.setattr(urllib.request.OpenerDirector, "open", spy)
+    I.load_image(f"{server}/cat.png")
+    assert sent["agent"] == f"course_utils/{course_utils.__version__} (explainability course)"
+
+
 def test_missing_file_and_bad_sources(tmp_path):
     with pytest.raises(I.ImageLoadError, match="No file at"):
         I.load_image(tmp_path / "nope.jpg")

@@ -18,6 +18,12 @@ from .errors import ImageLoadError, _short, _size
 from .limits import MAX_REDIRECTS
 
 
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
 class _Deadline:
     """One deadline for a whole download. When it passes, every socket opened for the download is shut
     down, so a read that is waiting (for a server that sends a byte now and then) returns at once."""
@@ -64,12 +70,58 @@ class _Deadline:
             pass
 
 
+def _resolve(host: str, port: int, deadline: _Deadline) -> list:
+    """``socket.getaddrinfo`` within the download's deadline. The lookup itself has no timeout (a name server
+    that never answers holds it for as long as the system's resolver waits), so it runs in a daemon thread and
+    is waited for only until the deadline; a lookup still running then is left to end on its own."""
+    found: dict[str, object] = {}
+
+    def lookup() -> None:
+        try:
+            found["addresses"] = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+        except OSError as exc:
+            found["error"] = exc
+
+    thread = threading.Thread(target=lookup, name=f"resolve {host}", daemon=True)
+    thread.start()
+    thread.join(max(deadline.remaining(), 0.0))
+    if thread.is_alive():
+        raise TimeoutError(f"looking up {host} took longer than the download's time limit")
+    if "error" in found:
+        raise found["error"]  # type: ignore[misc]
+    return found["addresses"]  # type: ignore[return-value]
+
+
+def _connect_within(deadline: _Deadline):
+    """A replacement for ``socket.create_connection`` (http.client's ``_create_connection``) whose name lookup
+    counts against the deadline too; the connection itself is as ``create_connection`` makes it."""
+
+    def create_connection(address, timeout=None, source_address=None, *args, **kwargs) -> socket.socket:
+        host, port = address[0], address[1]
+        error: OSError | None = None
+        for family, kind, proto, _, sockaddr in _resolve(host, port, deadline):
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.settimeout(timeout)
+                if source_address:
+                    sock.bind(source_address)
+                sock.connect(sockaddr)
+                return sock
+            except OSError as exc:
+                error = exc
+                sock.close()
+        raise error or OSError(f"no address found for {host}")
+
+    return create_connection
+
+
 def _connection_class(base: type, deadline: _Deadline) -> type:
     class Connection(base):
         def connect(self) -> None:
             # self.timeout: http.client's connection class is the base, which mypy cannot see here
             per_step = self.timeout if isinstance(self.timeout, (int, float)) else deadline.seconds  # type: ignore[has-type]
             self.timeout = max(0.01, min(per_step, deadline.remaining()))
+            self._create_connection = _connect_within(deadline)  # the name lookup within the deadline too
             super().connect()
             deadline.watch(self.sock)
 
@@ -259,7 +311,9 @@ def _fetch(url: str, shown: str, auth: tuple[str, str] | None, timeout: float, m
     )
     slow = {"reason": "too_slow", "subject": where, "limit": f"{timeout:g} s"}
     try:
-        request = urllib.request.Request(url, headers={"User-Agent": "course_utils/0.1 (explainability course)"})
+        request = urllib.request.Request(
+            url, headers={"User-Agent": f"course_utils/{_version()} (explainability course)"}
+        )
     except ValueError as exc:  # e.g. "Invalid IPv6 URL" for http://[::1/x.png
         raise _bad_address(where, str(exc)) from None
     if auth is not None:  # to this host only: an unredirected header is not sent on to a redirect
