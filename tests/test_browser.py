@@ -24,6 +24,9 @@ import pytest
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts" / "browser"
+# headless Chromium without sandbox, GPU or background traffic (also tests/test_hub.py, benchmarks/hub_load.py)
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 
 pytestmark = pytest.mark.browser
 
@@ -79,9 +82,7 @@ def lab(tmp_path_factory, cifar10):
 @pytest.fixture(scope="module")
 def browser():
     with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"])
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield b
         b.close()
 
@@ -95,20 +96,38 @@ def _run_all(page, url: str, notebook: str) -> None:
 
 def _start_run_all(page) -> None:
     """In the notebook the page shows: wait for its kernel, clear the outputs, and click Run > Run All Cells."""
+    _prepare_run_all(page)
+    _click_run_all(page)
+
+
+def _prepare_run_all(page) -> None:
+    """In the notebook the page shows: wait for its kernel to be idle and clear the stored outputs."""
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=120_000)
     select = page.get_by_role("button", name="Select", exact=True)
     try:  # older settings may still ask which kernel to start
         select.click(timeout=5_000)
     except playwright_api.TimeoutError:
         pass
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    page.wait_for_selector(KERNEL_IDLE, timeout=120_000)
     # clear the stored outputs first, so that every number in a prompt below comes from this run
     page.get_by_role("menuitem", name="Edit", exact=True).click()
     page.get_by_role("menuitem", name="Clear Outputs of All Cells", exact=True).click()
     page.wait_for_function("""() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
         .every(p => !/\\d/.test(p.textContent))""", timeout=30_000)
+
+
+def _click_run_all(page) -> None:
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+
+
+KERNEL_IDLE = ".jp-Notebook-ExecutionIndicator[data-status='idle']"
+ALL_CELLS_RAN = """() => {
+    const cells = [...document.querySelectorAll('.jp-CodeCell')];
+    const prompts = cells.map(c => c.querySelector('.jp-InputArea .jp-InputPrompt'))
+                         .filter(p => p !== null).map(p => p.textContent.trim());
+    return prompts.length > 0 && prompts.every(t => /^\\[\\d+\\]:$/.test(t));
+}"""
 
 
 def _wait_run_all(page) -> None:
@@ -116,14 +135,13 @@ def _wait_run_all(page) -> None:
     # every code cell gets a number; none is left waiting ([*]) or unrun ([ ]). Solution cells are folded
     # (their input is hidden, a placeholder shows no prompt): their outputs' prompts are read instead, and a
     # folded cell without output is judged by the cells around it.
-    page.wait_for_function(
-        """() => {
-            const cells = [...document.querySelectorAll('.jp-CodeCell')];
-            const prompts = cells.map(c => c.querySelector('.jp-InputArea .jp-InputPrompt'))
-                                 .filter(p => p !== null).map(p => p.textContent.trim());
-            return prompts.length > 0 && prompts.every(t => /^\\[\\d+\\]:$/.test(t));
-        }""", timeout=300_000)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    page.wait_for_function(ALL_CELLS_RAN, timeout=300_000)
+    page.wait_for_selector(KERNEL_IDLE, timeout=120_000)
+
+
+def _run_all_done(page) -> bool:
+    """Without waiting: has every code cell run, and is the kernel idle? (``_wait_run_all``'s test, once)"""
+    return bool(page.evaluate(ALL_CELLS_RAN)) and page.query_selector(KERNEL_IDLE) is not None
 
 
 def _errors(page) -> list[str]:

@@ -37,6 +37,7 @@ PROXY = DEPLOY / "node_modules" / ".bin" / "configurable-http-proxy"
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 ARTIFACTS = ROOT / "artifacts" / "browser"
 NOTEBOOK = "04_class_activation_maps.ipynb"
+PASSWORD = "a-class-password"  # the class password of the hub the browser test starts
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -245,6 +246,44 @@ def _lab_settings(home: Path) -> None:
         json.dumps({"windowingMode": "none", "autoStartDefaultKernel": True}))
 
 
+def start_hub(root: Path, users: list[str]) -> tuple[str, subprocess.Popen]:
+    """The real hub with the course's configuration on 127.0.0.1 at free ports, ``root`` as its XAI_HUB_ROOT, only
+    ``users`` allowed in (password ``PASSWORD``), each with ``_lab_settings``; its log goes to root/jupyterhub.log.
+    Returns its address and process; raises RuntimeError, with the log's end, when it does not start."""
+    for user in users:
+        _lab_settings(root / "homes" / user)
+    port, api_port, proxy_port = _free_ports(3)
+    env = dict(os.environ, XAI_HUB_ROOT=str(root), XAI_HUB_PORT=str(port), XAI_HUB_API_PORT=str(api_port),
+               XAI_HUB_PROXY_API_PORT=str(proxy_port), XAI_HUB_PASSWORD=PASSWORD,
+               XAI_HUB_USERS=",".join(users), PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    env.pop("XAI_HUB_IP", None)
+    env.pop("XAI_HUB_NOTEBOOKS", None)
+    jupyterhub = shutil.which("jupyterhub", path=str(Path(sys.executable).parent)) or "jupyterhub"
+    with open(root / "jupyterhub.log", "w") as log:  # the child keeps its own copy of the file
+        proc = subprocess.Popen([jupyterhub, "-f", str(DEPLOY / "jupyterhub_config.py")], cwd=root, env=env,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(f"{url}/hub/api", timeout=1)
+            return url, proc
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"JupyterHub stopped at once; see {root / 'jupyterhub.log'}:\n"
+                                   f"{(root / 'jupyterhub.log').read_text()[-3000:]}") from None
+            time.sleep(0.5)
+    stop_hub(proc)
+    raise RuntimeError(f"JupyterHub did not start in 60 s; see {root / 'jupyterhub.log'}")
+
+
+def stop_hub(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+
+
 @pytest.fixture(scope="module")
 def real_hub(tmp_path_factory, cifar10):
     if not CHROMIUM.exists():
@@ -257,39 +296,12 @@ def real_hub(tmp_path_factory, cifar10):
             pytest.fail(why)
         pytest.skip("hub browser test skipped: " + why)
     root = tmp_path_factory.mktemp("hub")
-    for user in ("ada", "bob"):
-        _lab_settings(root / "homes" / user)
-    port, api_port, proxy_port = _free_ports(3)
-    env = dict(os.environ, XAI_HUB_ROOT=str(root), XAI_HUB_PORT=str(port), XAI_HUB_API_PORT=str(api_port),
-               XAI_HUB_PROXY_API_PORT=str(proxy_port), XAI_HUB_PASSWORD="a-class-password",
-               XAI_HUB_USERS="ada,bob", PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    env.pop("XAI_HUB_IP", None)
-    env.pop("XAI_HUB_NOTEBOOKS", None)
-    log = open(root / "jupyterhub.log", "w")
-    jupyterhub = shutil.which("jupyterhub", path=str(Path(sys.executable).parent)) or "jupyterhub"
-    proc = subprocess.Popen([jupyterhub, "-f", str(DEPLOY / "jupyterhub_config.py")], cwd=root, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            urllib.request.urlopen(f"{url}/hub/api", timeout=1)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.5)
-    else:
-        proc.terminate()
-        pytest.fail(f"JupyterHub did not start; see {root / 'jupyterhub.log'}")
-    if proc.poll() is not None:
-        pytest.fail(f"JupyterHub stopped at once; see {root / 'jupyterhub.log'}:\n{(root / 'jupyterhub.log').read_text()[-3000:]}")
-    yield url, root, proc
-    proc.terminate()
     try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)
-    log.close()
+        url, proc = start_hub(root, ["ada", "bob"])
+    except RuntimeError as err:
+        pytest.fail(str(err))
+    yield url, root, proc
+    stop_hub(proc)
 
 
 def _login(context, url: str, user: str):
@@ -299,7 +311,7 @@ def _login(context, url: str, user: str):
     spawn = f"/hub/spawn/{user}?next={urllib.parse.quote(target, safe='')}"
     page.goto(f"{url}/hub/login?next={urllib.parse.quote(spawn, safe='')}", wait_until="domcontentloaded")
     page.fill("#username_input", user)
-    page.fill("#password_input", "a-class-password")
+    page.fill("#password_input", PASSWORD)
     page.click("#login_submit")
     page.wait_for_url(re.compile(rf"^{re.escape(url)}/user/{user}/lab/"), timeout=180_000)
     return page
@@ -319,8 +331,27 @@ def _server_running(root: Path, user: str) -> bool:
     return False
 
 
+def _stop_server(page, url: str, root: Path, user: str) -> None:
+    """Stop ``user``'s server from their hub home page (the page is logged in as them); wait until it has gone."""
+    import test_browser as lab
+
+    page.goto(f"{url}/hub/home", wait_until="load")
+    for attempt in range(6):  # a click before the page's script has bound the button does nothing: click again
+        page.click("#stop")
+        try:
+            page.wait_for_selector("#stop", state="hidden", timeout=10_000)  # shown only while a server runs
+            break
+        except lab.playwright_api.TimeoutError:
+            if attempt == 5:
+                raise
+    end = time.time() + 60
+    while (root / "homes" / user).exists() and _server_running(root, user) and time.time() < end:
+        time.sleep(0.5)
+
+
 class _KernelWatch:
-    """Peak resident memory (RSS) and CPU time of the hub's kernels, sampled every 0.2 s."""
+    """Peak resident memory (RSS) and CPU time of the hub's kernels, sampled every 0.2 s; and the peak of the sum
+    of the RSS of the hub and all its processes (proxy, learners' servers, kernels), ``total_peak``."""
 
     def __init__(self, hub_pid: int):
         import psutil
@@ -328,6 +359,7 @@ class _KernelWatch:
         self.hub = psutil.Process(hub_pid)
         self.peak: dict[int, int] = {}
         self.cpu: dict[int, float] = {}
+        self.total_peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -336,14 +368,18 @@ class _KernelWatch:
         import psutil
 
         while not self._stop.is_set():
-            for p in self.hub.children(recursive=True):
+            total = 0
+            for p in [self.hub, *self.hub.children(recursive=True)]:
                 try:
+                    rss = p.memory_info().rss
+                    total += rss
                     if "ipykernel_launcher" in " ".join(p.cmdline()):
-                        self.peak[p.pid] = max(self.peak.get(p.pid, 0), p.memory_info().rss)
+                        self.peak[p.pid] = max(self.peak.get(p.pid, 0), rss)
                         t = p.cpu_times()
                         self.cpu[p.pid] = t.user + t.system
                 except psutil.Error:
                     pass
+            self.total_peak = max(self.total_peak, total)
             time.sleep(0.2)
 
     def stop(self):
@@ -360,9 +396,7 @@ def test_two_learners_use_the_hub_at_once(real_hub):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     users = ("ada", "bob")
     with lab.playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"])
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=lab.CHROMIUM_ARGS)
         contexts = {u: browser.new_context(viewport={"width": 1400, "height": 1000}) for u in users}
         pages = {u: _login(contexts[u], url, u) for u in users}
         for u in users:  # each got the course's notebooks in their own folder on first login
@@ -428,12 +462,7 @@ def test_two_learners_use_the_hub_at_once(real_hub):
 
         # ada's server stops and starts again: the first-login copy does not overwrite her edited notebook
         page = pages["ada"]
-        page.goto(f"{url}/hub/home", wait_until="domcontentloaded")
-        page.click("#stop")
-        page.wait_for_selector("#stop", state="hidden", timeout=60_000)  # shown again only while a server runs
-        end = time.time() + 60
-        while (root / "homes" / "ada").exists() and _server_running(root, "ada") and time.time() < end:
-            time.sleep(0.5)
+        _stop_server(page, url, root, "ada")
         edited = saved["ada"]
         page.goto(f"{url}/hub/spawn/ada?next=/user/ada/lab", wait_until="domcontentloaded")
         page.wait_for_url(re.compile(rf"^{re.escape(url)}/user/ada/lab"), timeout=180_000)
