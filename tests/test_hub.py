@@ -126,12 +126,18 @@ def test_the_copy_fills_in_what_is_missing_and_never_overwrites(tmp_path):
     assert not list((home / "notebooks").glob(".*"))  # no temporary file left behind
 
 
-def test_the_copy_never_writes_through_a_link(tmp_path):
+def _one_notebook_and_a_file_outside(tmp_path):
+    """A course folder with one notebook, and a file outside every learner's folder that a link could point at."""
     source = tmp_path / "course"
     source.mkdir()
     (source / "01_a.ipynb").write_text("course 01")
     outside = tmp_path / "outside.txt"
     outside.write_text("keep me")
+    return source, outside
+
+
+def test_the_copy_never_writes_through_a_link(tmp_path):
+    source, outside = _one_notebook_and_a_file_outside(tmp_path)
     (tmp_path / "ada" / "notebooks").mkdir(parents=True)
     (tmp_path / "ada" / "notebooks" / "01_a.ipynb").symlink_to(outside)
     assert hub.copy_notebooks(source, tmp_path / "ada") == []
@@ -139,11 +145,7 @@ def test_the_copy_never_writes_through_a_link(tmp_path):
 
 
 def test_the_copy_never_writes_through_a_link_planted_at_its_temporary_name(tmp_path):
-    source = tmp_path / "course"
-    source.mkdir()
-    (source / "01_a.ipynb").write_text("course 01")
-    outside = tmp_path / "outside.txt"
-    outside.write_text("keep me")
+    source, outside = _one_notebook_and_a_file_outside(tmp_path)
     notebooks = tmp_path / "ada" / "notebooks"
     notebooks.mkdir(parents=True)
     planted = notebooks / ".01_a.ipynb.copying"  # the name an earlier version wrote its copy to
